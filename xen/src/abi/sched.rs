@@ -1,0 +1,27 @@
+//! Scheduler operations (`sched.h`).
+
+pub const SCHEDOP_YIELD: u32 = 0;
+pub const SCHEDOP_BLOCK: u32 = 1;
+pub const SCHEDOP_SHUTDOWN: u32 = 2;
+pub const SCHEDOP_POLL: u32 = 3;
+
+pub const SHUTDOWN_POWEROFF: u32 = 0;
+pub const SHUTDOWN_REBOOT: u32 = 1;
+pub const SHUTDOWN_SUSPEND: u32 = 2;
+pub const SHUTDOWN_CRASH: u32 = 3;
+
+/// `struct sched_shutdown`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SchedShutdown {
+    pub reason: u32,
+}
+
+/// `struct sched_poll` (x86_64 layout: the port list is a guest handle, i.e. a pointer).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SchedPoll {
+    pub ports: u64,
+    pub nr_ports: u32,
+    pub timeout: u64,
+}
