@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# vsnoop's one entry point: build the driver domain, build and boot the Xen-in-QEMU lab,
+# run the tests. `./run-xen.sh help` lists the commands.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+. lab/common.sh
+. lab/setup.sh
+. lab/image.sh
+. lab/qemu.sh
+. lab/test.sh
+
+usage() {
+  cat <<'USAGE'
+usage: ./run-xen.sh COMMAND [ARGS]
+
+  demo              the main job: boot the lab, start the vsnoop driver domain, show its console
+  test [SCENARIO..] host tests (cargo test) and lab scenarios; prints PASS/FAIL lines and
+                    "N passed, N failed"; exits non-zero on any failure.
+                    SCENARIO names: see lab/scenarios/ (default: all). "host" = cargo tests only.
+  setup             install missing apt packages (root)
+  build             build the driver domain's kernel ELF (target/x86_64-xen/release/vsnoop)
+  image             fetch Xen + the Debian kernel, build dom0's root fs and the guest initramfs
+  boot              interactive lab: Xen console on this terminal, a shell in dom0
+                    (the vsnoop ELF is at /lab/vsnoop.elf, its xl config at /lab/config/)
+
+environment: VSNOOP_CACHE (lab cache dir, default ~/.cache/vsnoop-lab),
+             VSNOOP_TIMEOUT (seconds per lab boot, default 600)
+USAGE
+}
+
+kernel_build() {
+  log "building the kernel (cargo kbuild)"
+  RUSTC_BOOTSTRAP=1 cargo kbuild --quiet
+  log "kernel: $KERNEL_ELF ($(stat -c %s "$KERNEL_ELF") bytes)"
+}
+
+cmd=${1:-help}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup) lab_setup ;;
+  build) lab_setup; kernel_build ;;
+  image) lab_setup; image_build ;;
+  boot) lab_setup; kernel_build; image_build; lab_boot_interactive ;;
+  demo) lab_setup; kernel_build; image_build; lab_demo ;;
+  test) lab_setup; lab_test "$@" ;;
+  help|-h|--help) usage ;;
+  *) usage; exit 2 ;;
+esac
