@@ -21,6 +21,9 @@ all_scenarios() {
 host_checks() {
   local out="$ROOT/target/lab/host-tests.log"
   mkdir -p "$(dirname "$out")"
+  # The ELF-notes test parses the kernel image: build it first and make its absence an error.
+  if kernel_build; then report PASS kernel-build; else report FAIL kernel-build "cargo kbuild failed"; fi
+  export VSNOOP_REQUIRE_KERNEL_ELF=1
   log "host tests: cargo test --workspace (log: $out)"
   if cargo test --workspace 2>&1 | tee "$out" | grep -E '^(test result|error|failures:|    [a-z_:]+$)'; then :; fi
   if [ "${PIPESTATUS[0]}" -eq 0 ]; then
@@ -44,6 +47,7 @@ lab_scenarios() {
   initrd=$(lab_initrd test "$@")
   qemu_args "$initrd"
   logf="$ROOT/target/lab/test-console.log"
+  mkdir -p "$ROOT/target/lab"
   log "lab: booting Xen + dom0 for: $* (console log: $logf)"
   set +e
   timeout "${VSNOOP_TIMEOUT:-600}" "${QEMU_ARGS[@]}" </dev/null >"$logf" 2>&1

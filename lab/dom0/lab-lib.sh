@@ -11,6 +11,10 @@ pass() { echo "VSNOOP-RESULT PASS $SCENARIO"; exit 0; }
 fail() { echo "VSNOOP-RESULT FAIL $SCENARIO: $*"; exit 1; }
 note() { echo "[$SCENARIO] $*"; }
 
+# Starts a domain's console log afresh (logs are per domain name and would otherwise mix
+# the output of earlier boots of the same name).
+fresh_console() { rm -f "/var/log/xen/console/guest-$1.log"; }
+
 # Prints a guest's console log (xenconsoled --log=guest) with a prefix.
 show_console() { # domain-name
   sed "s/^/[$1 console] /" "/var/log/xen/console/guest-$1.log" 2>/dev/null | tr -d '\r'
@@ -35,8 +39,10 @@ lab_run_list() {
   local name rc
   for name in $(cat "$1"); do
     echo "VSNOOP-SCENARIO-START $name"
-    ( SCENARIO=$name; . /lab/lab-lib.sh; SCENARIO=$name; . "/lab/scenarios/$name.sh" ) 2>&1
+    xl dmesg -c >/dev/null 2>&1   # each scenario judges only its own hypervisor messages
+    timeout "${SCENARIO_TIMEOUT:-300}" sh -c "SCENARIO=$name; . /lab/lab-lib.sh; . /lab/scenarios/$name.sh" 2>&1
     rc=$?
+    [ "$rc" -eq 124 ] && echo "VSNOOP-RESULT FAIL $name: scenario still running after ${SCENARIO_TIMEOUT:-300}s, killed"
     # Clean up whatever the scenario left running.
     for d in $(xl list 2>/dev/null | awk 'NR>2 {print $1}'); do xl destroy "$d" >/dev/null 2>&1; done
     if ! lab_integrity_ok; then

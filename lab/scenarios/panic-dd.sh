@@ -1,6 +1,7 @@
 # panic-dd: a forced panic (vsnoop.panic on the command line) prints its message and
 # location on the console and the domain is reported crashed, not hung.
 log=/var/log/xen/console/guest-vsnoop.log
+fresh_console vsnoop
 xl create /lab/config/vsnoop-dd.cfg "kernel=\"$VSNOOP_ELF\"" 'on_crash="preserve"' 'cmdline="vsnoop.panic"' \
   || fail "xl create failed"
 wait_for 30 grep -q "vsnoop PANIC at" "$log" || { show_console vsnoop; fail "no panic message within 30 s"; }
