@@ -18,6 +18,19 @@ qemu_args() { # initrd
     -device virtio-net-pci,netdev=nicb,mac=52:54:00:00:00:0b,addr=0x5,disable-legacy=on,iommu_platform=on)
 }
 
+# dom0-side helper programs (lab/tools/*.c), built static on the host: dom0 has no compiler.
+lab_tools() { # destdir
+  local src out
+  mkdir -p "$1" "$ROOT/target/lab/tools"
+  for src in "$LAB_DIR"/tools/*.c; do
+    out="$ROOT/target/lab/tools/$(basename "$src" .c)"
+    if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+      gcc -static -O2 -Wall -o "$out" "$src" || die "building $src failed"
+    fi
+    cp "$out" "$1/"
+  done
+}
+
 # Builds the per-boot archive (mode, scenario list, vsnoop ELF, configs, scripts) and
 # concatenates it onto the cached dom0 archive. Prints the combined initrd's path.
 lab_initrd() { # mode [scenario...]
@@ -31,6 +44,7 @@ lab_initrd() { # mode [scenario...]
   cp "$LAB_DIR/demo.sh" "$d/x/lab/demo.sh"
   cp "$ROOT"/config/*.cfg "$d/x/lab/config/"
   cp "$KERNEL_ELF" "$d/x/lab/vsnoop.elf"
+  lab_tools "$d/x/lab/bin"
   pack_cpio "$d/x" "$d/extra.cpio.gz"
   cat "$IMG/dom0.cpio.gz" "$d/extra.cpio.gz" >"$d/initrd.gz"
   rm -rf "$d/x" "$d/extra.cpio.gz"

@@ -1,29 +1,18 @@
-//! The kernel heap: `linked_list_allocator` over a region in the image's `.bss`.
-//!
-//! Xen maps the whole loaded image (including `.bss`) before entry, so this region is usable
-//! from the first instruction without touching page tables.
+//! The kernel heap: `linked_list_allocator` over all of this domain's free memory, which
+//! `mm::init` maps (from the end of the boot region to `nr_pages`).
 
 use linked_list_allocator::LockedHeap;
-
-/// Size of the boot heap.
-pub const HEAP_SIZE: usize = 8 * 1024 * 1024;
-
-#[repr(C, align(4096))]
-struct HeapArea([u8; HEAP_SIZE]);
-
-static mut HEAP_AREA: HeapArea = HeapArea([0; HEAP_SIZE]);
 
 #[global_allocator]
 static ALLOCATOR: LockedHeap = LockedHeap::empty();
 
-/// Hands the heap region to the allocator. Call once, before the first allocation.
-pub fn init() {
-    // SAFETY: called once at boot on the only CPU before any allocation; HEAP_AREA is used
-    // by nothing else, so the allocator gets exclusive ownership of it.
-    unsafe {
-        let start = core::ptr::addr_of_mut!(HEAP_AREA) as *mut u8;
-        ALLOCATOR.lock().init(start, HEAP_SIZE);
-    }
+/// Hands `[start, start + size)` to the allocator. Call once, before the first allocation.
+///
+/// # Safety
+/// The region must be mapped, writable, and used by nothing else for the domain's life.
+pub unsafe fn init(start: u64, size: u64) {
+    // SAFETY: forwarded contract; the allocator gets exclusive ownership of the region.
+    unsafe { ALLOCATOR.lock().init(start as *mut u8, size as usize) };
 }
 
 /// `(used, free)` bytes of the heap.

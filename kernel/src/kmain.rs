@@ -1,15 +1,20 @@
-//! Kernel entry (called by `boot`'s `_start`), banner, panic handler.
+//! Kernel entry (called by `boot`'s `_start`): brings the Xen facilities up, prints the
+//! banner, runs what the command line asks for; and the panic handler.
 
+use alloc::string::String;
 use core::ptr::NonNull;
 
+use drivers::xenstore::Tx;
 use xen::abi::{sched, start_info::StartInfo, PAGE_SHIFT};
 use xen::hypercall;
 
-use crate::{console, heap, println};
+use crate::{console, gnttab, heap, mm, println, selftest, shared, time, xs};
 
 /// Kernel command-line flag that forces a panic right after the banner (lab scenario
 /// `panic-dd` uses it to check the crash path).
 const FORCE_PANIC_FLAG: &str = "vsnoop.panic";
+/// Kernel command-line key that runs a self-test, then powers off (`vsnoop.selftest=NAME`).
+const SELFTEST_KEY: &str = "vsnoop.selftest=";
 
 /// Entered from `_start` on the kernel stack, events masked, with Xen's `start_info`.
 #[no_mangle]
@@ -27,44 +32,67 @@ extern "C" fn kernel_entry(si: *const StartInfo) -> ! {
         let page = NonNull::new((pfn << PAGE_SHIFT) as *mut _).expect("console page at 0");
         console::init(page, si.console.evtchn);
     }
-    heap::init();
-    banner(si);
+    // SAFETY: called once, first thing after the console, with Xen's start_info.
+    let mem = unsafe { mm::init(si) }.unwrap_or_else(|e| panic!("memory set-up failed: {e:?}"));
+    // SAFETY: mm::init mapped [heap_start, heap_start + heap_bytes) for us alone.
+    unsafe { heap::init(mem.heap_start, mem.heap_bytes) };
+    shared::init(si).unwrap_or_else(|e| panic!("cannot map shared info: {e:?}"));
+    gnttab::init().unwrap_or_else(|e| panic!("grant table set-up failed: {e:?}"));
+    xs::init(si);
+    banner(si, &mem);
 
     let cmdline = si.cmdline();
     if cmdline.split_whitespace().any(|w| w == FORCE_PANIC_FLAG) {
         panic!("forced by '{FORCE_PANIC_FLAG}' on the command line");
     }
-
-    println!("vsnoop: nothing to serve yet, powering off");
+    if let Some(name) = cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(SELFTEST_KEY))
+    {
+        match selftest::run(name) {
+            Ok(()) => println!("vsnoop: self-test {name} passed"),
+            Err(e) => println!("vsnoop: self-test FAILED: {e}"),
+        }
+    } else {
+        println!("vsnoop: nothing to serve yet, powering off");
+    }
     console::flush();
     hypercall::shutdown(sched::SHUTDOWN_POWEROFF);
 }
 
-fn banner(si: &StartInfo) {
+fn store_value(key: &str) -> String {
+    xs::with(|x| x.read_string(Tx::NONE, key)).unwrap_or_else(|e| alloc::format!("? ({e:?})"))
+}
+
+fn banner(si: &StartInfo, mem: &mm::MemInfo) {
     let (major, minor) = hypercall::xen_version();
     let extra = hypercall::xen_extraversion();
     let extra_len = extra.iter().position(|&b| b == 0).unwrap_or(extra.len());
     let extra = core::str::from_utf8(&extra[..extra_len]).unwrap_or("");
-    let mem_mib = si.nr_pages * 4096 / (1024 * 1024);
-    let (used, free) = heap::usage();
+    let (_, free) = heap::usage();
     println!(
         "vsnoop {} (Xen network driver domain with vSnoop ACK offload)",
         env!("CARGO_PKG_VERSION")
     );
     println!(
-        "vsnoop: Xen {major}.{minor}{extra}, start_info '{}'",
+        "vsnoop: domain '{}', domid {}, Xen {major}.{minor}{extra} ({})",
+        store_value("name"),
+        store_value("domid"),
         si.magic_str()
     );
     println!(
-        "vsnoop: memory {} MiB ({} pages), heap {} KiB free ({} used)",
-        mem_mib,
+        "vsnoop: memory {} MiB ({} pages), heap {} KiB ({} KiB free), boot region {} KiB",
+        si.nr_pages * 4096 / (1024 * 1024),
         si.nr_pages,
+        mem.heap_bytes / 1024,
         free / 1024,
-        used
+        mem.boot_end_pfn * 4,
     );
     println!(
-        "vsnoop: xenstore mfn {:#x} evtchn {}, console evtchn {}, flags {:#x}",
-        si.store_mfn, si.store_evtchn, si.console.evtchn, si.flags
+        "vsnoop: xenstore evtchn {}, console evtchn {}, system time {} ms",
+        si.store_evtchn,
+        si.console.evtchn,
+        time::now_ns() / 1_000_000
     );
     println!("vsnoop: cmdline '{}'", si.cmdline());
 }

@@ -10,11 +10,28 @@
 use boot as _;
 
 #[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
 mod console;
+#[cfg(target_os = "none")]
+mod events;
+#[cfg(target_os = "none")]
+mod gnttab;
 #[cfg(target_os = "none")]
 mod heap;
 #[cfg(target_os = "none")]
 mod kmain;
+#[cfg(target_os = "none")]
+mod mm;
+#[cfg(target_os = "none")]
+mod selftest;
+#[cfg(target_os = "none")]
+mod shared;
+#[cfg(target_os = "none")]
+mod time;
+#[cfg(target_os = "none")]
+mod xs;
 
 #[cfg(not(target_os = "none"))]
 fn main() {

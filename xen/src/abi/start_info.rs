@@ -7,6 +7,12 @@ pub const MAX_GUEST_CMDLINE: usize = 1024;
 pub const SIF_PRIVILEGED: u32 = 1 << 0;
 /// `SIF_INITDOMAIN`.
 pub const SIF_INITDOMAIN: u32 = 1 << 1;
+/// `SIF_MULTIBOOT_MOD`.
+pub const SIF_MULTIBOOT_MOD: u32 = 1 << 2;
+/// `SIF_MOD_START_PFN`: `mod_start` is a pfn, not a virtual address.
+pub const SIF_MOD_START_PFN: u32 = 1 << 3;
+/// `SIF_VIRT_P2M_4TOOLS`.
+pub const SIF_VIRT_P2M_4TOOLS: u32 = 1 << 4;
 
 /// The domU arm of the `console` union.
 #[repr(C)]
