@@ -15,6 +15,8 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod console;
 #[cfg(target_os = "none")]
+mod dma;
+#[cfg(target_os = "none")]
 mod events;
 #[cfg(target_os = "none")]
 mod gnttab;

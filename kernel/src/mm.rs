@@ -70,7 +70,8 @@ impl From<xen::XenError> for MmError {
 }
 
 struct Mm {
-    p2m: &'static [u64],
+    /// The pfn-to-mfn list Xen built (writable by us: we keep it current after exchanges).
+    p2m: &'static mut [u64],
     pt_base: u64,
     windows_used: [u64; WINDOW_PAGES / 64],
 }
@@ -168,9 +169,10 @@ impl Mm {
 /// # Safety
 /// Call once at boot, before the heap is in use, with Xen's `start_info`.
 pub unsafe fn init(si: &StartInfo) -> Result<MemInfo, MmError> {
-    // SAFETY: Xen maps the p2m list (nr_pages entries) at `mfn_list` for the domain's life.
+    // SAFETY: Xen maps the p2m list (nr_pages entries, writable) at `mfn_list` for the
+    // domain's life; only this module touches it.
     let p2m =
-        unsafe { core::slice::from_raw_parts(si.mfn_list as *const u64, si.nr_pages as usize) };
+        unsafe { core::slice::from_raw_parts_mut(si.mfn_list as *mut u64, si.nr_pages as usize) };
     let mm = Mm {
         p2m,
         pt_base: si.pt_base,
@@ -280,4 +282,63 @@ pub unsafe fn unmap(w: &Window) -> Result<(), MmError> {
     // SAFETY: forwarded contract.
     unsafe { hypercall::update_va_mapping(w.va, 0, UVMF_INVLPG)? };
     Ok(())
+}
+
+/// Replaces the machine frames behind `pages` pages at `va` (heap pages we own, mapped
+/// 1:1) with one machine-contiguous extent, via `XENMEM_exchange`. Returns the first mfn.
+///
+/// # Safety
+/// `[va, va + pages * 4096)` must be heap pages owned by the caller with no live
+/// references into them: their contents are lost.
+pub unsafe fn make_contiguous(va: u64, order: u32) -> Result<u64, MmError> {
+    let pages = 1usize << order;
+    let mut guard = MM.lock();
+    let mm = guard.as_mut().ok_or(MmError::BadPfn(0))?;
+    let first = va >> 12;
+    let mut old = alloc::vec![0u64; pages];
+    for (i, m) in old.iter_mut().enumerate() {
+        *m = mm.pfn_to_mfn(first + i as u64)?;
+        // SAFETY: per the contract nothing references the page; Xen only hands over
+        // frames that are not mapped anywhere.
+        unsafe { hypercall::update_va_mapping(va + (i * PAGE_SIZE) as u64, 0, UVMF_INVLPG)? };
+    }
+    let mut out = [0u64; 1];
+    // SAFETY: `old` lists frames we own and just unmapped; `out` receives the new extent.
+    let res = unsafe { hypercall::memory_exchange(&mut old, 0, &mut out, order, 0) };
+    let base = match res {
+        Ok(_) => out[0],
+        Err((e, _)) => {
+            // Nothing was exchanged: map the old frames back.
+            for (i, m) in old.iter().enumerate() {
+                // SAFETY: restores the mapping we removed above.
+                unsafe {
+                    hypercall::update_va_mapping(
+                        va + (i * PAGE_SIZE) as u64,
+                        (m << 12) | PAGE_RW,
+                        UVMF_INVLPG,
+                    )?
+                };
+            }
+            return Err(MmError::Xen(e));
+        }
+    };
+    for i in 0..pages {
+        let (pfn, mfn) = (first + i as u64, base + i as u64);
+        let m2p = MmuUpdate {
+            ptr: (mfn << 12) | xen::abi::mmu::MMU_MACHPHYS_UPDATE,
+            val: pfn,
+        };
+        // SAFETY: maps the new frames, which Xen just gave us, where the old ones were, and
+        // records the new pfn<->mfn pairs in the M2P and our p2m.
+        unsafe {
+            hypercall::mmu_update(&[m2p])?;
+            hypercall::update_va_mapping(
+                va + (i * PAGE_SIZE) as u64,
+                (mfn << 12) | PAGE_RW,
+                UVMF_INVLPG,
+            )?;
+        }
+        mm.p2m[pfn as usize] = mfn;
+    }
+    Ok(base)
 }

@@ -12,7 +12,7 @@ use alloc::rc::Rc;
 use drivers::xenstore::{Tx, XsError};
 use xen::hypercall;
 
-use crate::{events::Dispatcher, gnttab, mm, println, time, xs};
+use crate::{dma, events::Dispatcher, gnttab, mm, println, time, xs};
 
 /// Runs self-test `name`; returns an error message on failure.
 pub fn run(name: &str) -> Result<(), String> {
@@ -112,6 +112,25 @@ fn xen_core() -> Result<(), String> {
     put("revoked", "1")?;
     println!("xen-core: page granted to dom0 (ref {gref}), read by it, revoked");
     drop(page);
+    // 6. a machine-contiguous DMA region (the NIC's rings need them).
+    let region = dma::alloc(4).map_err(|e| format!("dma alloc: {e:?}"))?;
+    let base = region.machine_addr() >> 12;
+    let contiguous = (0..4u64).all(|i| mm::virt_to_mfn(region.va() + i * 4096) == Some(base + i));
+    // SAFETY: the region is ours, mapped RW, len() bytes long.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(region.va() as *mut u8, region.len()) };
+    bytes.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+    let intact = bytes.iter().enumerate().all(|(i, b)| *b == i as u8);
+    println!(
+        "xen-core: DMA region of 4 pages at machine {:#x}: contiguous {contiguous}, intact {intact}",
+        region.machine_addr()
+    );
+    dma::free(region);
+    if !(contiguous && intact) {
+        return Err("DMA region not machine-contiguous".into());
+    }
+    put("dma-contiguous", "1")?;
     println!("xen-core: all steps done");
+    // Our xenstore directory goes away when we power off: wait until dom0 read it all.
+    wait_key("finish", "1", 30)?;
     Ok(())
 }

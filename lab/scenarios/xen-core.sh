@@ -29,6 +29,8 @@ wait_for 10 key gref || fail "no grant reference published"
 /lab/bin/gntread "$domid" "$(key gref)" vsnoop-grant-ok || fail "dom0 could not map/read the granted page"
 xenstore-write "$base/grant-read" 1
 step 10 revoked 1 "domain revoked the grant after dom0 unmapped it"
+step 10 dma-contiguous 1 "domain got a machine-contiguous DMA region (XENMEM_exchange)"
+xenstore-write "$base/finish" 1
 wait_for 30 dom_gone vsnoop || fail "domain did not power off (state '$(dom_state vsnoop)')"
 show_console vsnoop
 pass
