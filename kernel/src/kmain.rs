@@ -8,7 +8,7 @@ use drivers::xenstore::Tx;
 use xen::abi::{sched, start_info::StartInfo, PAGE_SHIFT};
 use xen::hypercall;
 
-use crate::{console, gnttab, heap, mm, println, selftest, shared, time, xs};
+use crate::{console, gnttab, heap, logger, mm, println, selftest, shared, time, xs};
 
 /// Kernel command-line flag that forces a panic right after the banner (lab scenario
 /// `panic-dd` uses it to check the crash path).
@@ -39,6 +39,8 @@ extern "C" fn kernel_entry(si: *const StartInfo) -> ! {
     shared::init(si).unwrap_or_else(|e| panic!("cannot map shared info: {e:?}"));
     gnttab::init().unwrap_or_else(|e| panic!("grant table set-up failed: {e:?}"));
     xs::init(si);
+    let name = xs::with(|x| x.read_string(Tx::NONE, "name")).unwrap_or_else(|_| "vsnoop".into());
+    logger::init(name, logger::level_from_cmdline(si.cmdline()));
     banner(si, &mem);
 
     let cmdline = si.cmdline();
@@ -50,11 +52,11 @@ extern "C" fn kernel_entry(si: *const StartInfo) -> ! {
         .find_map(|w| w.strip_prefix(SELFTEST_KEY))
     {
         match selftest::run(name) {
-            Ok(()) => println!("vsnoop: self-test {name} passed"),
-            Err(e) => println!("vsnoop: self-test FAILED: {e}"),
+            Ok(()) => log::info!("self-test {name} passed"),
+            Err(e) => log::error!("self-test FAILED: {e}"),
         }
     } else {
-        println!("vsnoop: nothing to serve yet, powering off");
+        log::info!("nothing to serve yet, powering off");
     }
     console::flush();
     hypercall::shutdown(sched::SHUTDOWN_POWEROFF);

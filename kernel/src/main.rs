@@ -25,6 +25,8 @@ mod heap;
 #[cfg(target_os = "none")]
 mod kmain;
 #[cfg(target_os = "none")]
+mod logger;
+#[cfg(target_os = "none")]
 mod mm;
 #[cfg(target_os = "none")]
 mod selftest;
