@@ -9,5 +9,6 @@
 extern crate alloc;
 
 pub mod console_ring;
+pub mod netback;
 pub mod ring;
 pub mod xenstore;

@@ -1,0 +1,162 @@
+//! Strict parsers for xenstore values written by the toolstack or the frontend.
+//! Everything the peer wrote goes through here; none of them panics.
+
+/// A MAC address.
+pub type Mac = [u8; 6];
+
+/// Longest value we accept for a number (`u32::MAX` has 10 digits).
+const MAX_DIGITS: usize = 10;
+
+fn strip_nul(s: &[u8]) -> &[u8] {
+    // Some writers include the C terminator; accept exactly one.
+    s.strip_suffix(b"\0").unwrap_or(s)
+}
+
+/// A decimal `u32`: ASCII digits only (one trailing NUL tolerated), no sign, no spaces.
+pub fn parse_u32(s: &[u8]) -> Option<u32> {
+    let s = strip_nul(s);
+    if s.is_empty() || s.len() > MAX_DIGITS || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = s.iter().fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64);
+    u32::try_from(v).ok()
+}
+
+/// A boolean feature flag: exactly `0` or `1`.
+pub fn parse_bool(s: &[u8]) -> Option<bool> {
+    match parse_u32(s)? {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff` (hex, either case). Multicast/broadcast addresses are refused:
+/// a vif's address is a unicast one.
+pub fn parse_mac(s: &[u8]) -> Option<Mac> {
+    let s = strip_nul(s);
+    if s.len() != 17 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (i, byte) in mac.iter_mut().enumerate() {
+        let p = &s[i * 3..i * 3 + 2];
+        if i < 5 && s[i * 3 + 2] != b':' {
+            return None;
+        }
+        let hi = hex(p[0])?;
+        let lo = hex(p[1])?;
+        *byte = hi << 4 | lo;
+    }
+    if mac[0] & 1 != 0 {
+        return None;
+    }
+    Some(mac)
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// A xenstore path we are willing to use as a frontend directory: absolute, printable
+/// ASCII without spaces, no empty / `.` / `..` components, bounded length.
+pub fn parse_path(s: &[u8]) -> Option<&str> {
+    let s = strip_nul(s);
+    if s.len() < 2 || s.len() > 256 || s[0] != b'/' || s.ends_with(b"/") {
+        return None;
+    }
+    if !s.iter().all(|&c| c.is_ascii_graphic()) {
+        return None;
+    }
+    let st = core::str::from_utf8(s).ok()?;
+    if st[1..]
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return None;
+    }
+    Some(st)
+}
+
+/// Formats a MAC as `aa:bb:cc:dd:ee:ff`.
+pub struct MacFmt<'a>(pub &'a Mac);
+
+impl core::fmt::Display for MacFmt<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_u32(b"0"), Some(0));
+        assert_eq!(parse_u32(b"768"), Some(768));
+        assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32(b"12\0"), Some(12));
+        for bad in [
+            &b""[..],
+            b"4294967296",
+            b"-1",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"0x10",
+            b"1\0\0",
+            b"99999999999",
+        ] {
+            assert_eq!(parse_u32(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_bool(b"1"), Some(true));
+        assert_eq!(parse_bool(b"2"), None);
+    }
+
+    #[test]
+    fn macs() {
+        assert_eq!(
+            parse_mac(b"00:16:3e:0A:bB:ff"),
+            Some([0, 0x16, 0x3e, 0xa, 0xbb, 0xff])
+        );
+        for bad in [
+            &b"00:16:3e:0a:bb"[..],
+            b"00-16-3e-0a-bb-ff",
+            b"01:16:3e:0a:bb:ff",
+            b"ff:ff:ff:ff:ff:ff",
+            b"00:16:3e:0a:bb:fg",
+            b"00:16:3e:0a:bb:ff:",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            parse_path(b"/local/domain/5/device/vif/0"),
+            Some("/local/domain/5/device/vif/0")
+        );
+        for bad in [
+            &b"local/domain"[..],
+            b"/a//b",
+            b"/a/../b",
+            b"/a b",
+            b"/",
+            b"/a/",
+        ] {
+            assert_eq!(parse_path(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The engine: classifies frames, finds flows, runs the state machine, writes
+//! early ACKs and rewrites guest segments.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::ack::{ack_len, write_ack};
+use crate::counters::{Counters, PassReason};
+use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState};
+use crate::machine::{CsumCheck, RxEnv, RxOutcome, TxOutcome};
+use crate::table::FlowTable;
+use crate::wire::checksum::{update16, update32};
+use crate::wire::{parse_tcp_frame, TcpFlags, TcpFrame, TcpHeader};
+use crate::{Config, GuestVerdict, VifId};
+
+/// How far the data path vouches for the checksums of a frame delivered to the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RxChecksum {
+    /// The engine verifies the IPv4 header and TCP checksums before it trusts a
+    /// segment (a segment that fails would be dropped by the guest).
+    Verify,
+    /// The guest will accept the checksums without looking (the NIC validated them
+    /// and the RX response carries `NETRXF_data_validated`): skip verification.
+    Trusted,
+}
+
+/// State of the TCP checksum of a frame sent by the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxChecksum {
+    /// The checksum is complete: a rewrite updates it incrementally (RFC 1624).
+    Complete,
+    /// The checksum is blank/partial (`NETTXF_csum_blank`): the field holds the
+    /// pseudo-header seed that offload completes later, so a rewrite leaves it alone.
+    Partial,
+}
+
+/// Ticks of 2^20 ns (~1.05 ms): the flow table's idle clock.
+#[inline]
+fn tick(now_ns: u64) -> u32 {
+    (now_ns >> 20) as u32
+}
+
+const BARE_SYN_MASK: u8 = TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST | TcpFlags::FIN;
+
+/// Whether a flow may be dropped without breaking a rule: nothing early-acked is
+/// outstanding (the guest acknowledged everything vSnoop did), or the handshake is
+/// not complete, or the sender reset the connection.
+fn evictable(f: &Flow) -> bool {
+    match f.state() {
+        None => false,
+        Some(FlowState::SynSeen | FlowState::GuestSynSent | FlowState::Establishing) => true,
+        Some(_) => !f.is_dirty() || f.has(fl::RST_SEEN),
+    }
+}
+
+/// Eviction rank when the table is full: half-open and closing flows first, then
+/// other evictable flows; `None` = must stay.
+fn evict_rank(f: &Flow) -> Option<u32> {
+    if !evictable(f) {
+        return None;
+    }
+    match f.state() {
+        Some(
+            FlowState::SynSeen
+            | FlowState::GuestSynSent
+            | FlowState::Establishing
+            | FlowState::Closing,
+        ) => Some(0),
+        _ => Some(1),
+    }
+}
+
+/// The vSnoop engine. See the crate documentation and docs/snoop.md.
+pub struct Engine {
+    cfg: Config,
+    table: FlowTable,
+    counters: Counters,
+    /// One bit per vif: set while its free RX slots are below the threshold.
+    nobuf: Vec<u64>,
+}
+
+impl Engine {
+    /// Size in bytes of one flow-table entry, key included.
+    pub const FLOW_ENTRY_BYTES: usize = core::mem::size_of::<Flow>();
+
+    /// Creates an engine; allocates the flow table (`max_flows * 3 / 2 + 1` entries
+    /// of [`Engine::FLOW_ENTRY_BYTES`]) and an 8 KiB per-vif bitmap. Nothing is
+    /// allocated afterwards.
+    pub fn new(cfg: Config) -> Self {
+        let table = FlowTable::new(cfg.max_flows, cfg.hash_seed);
+        Engine {
+            cfg,
+            table,
+            counters: Counters::default(),
+            nobuf: vec![0u64; 1 << 10],
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Global switch. Off: no early ACK is sent. Flows are still learned and
+    /// tracked (switching on resumes at once), and the guest segments of a flow whose
+    /// early-acked bytes the guest has not acknowledged yet keep being filtered and
+    /// rewritten until it has: otherwise switching off would itself send the sender
+    /// duplicate ACKs and window updates it ignores. A flow with nothing outstanding
+    /// is passed through untouched.
+    pub fn set_enabled(&mut self, on: bool) {
+        self.cfg.enabled = on;
+    }
+
+    /// The global switch.
+    pub fn is_enabled(&self) -> bool {
+        self.cfg.enabled
+    }
+
+    /// Per-flow switch (same semantics as the global one, for one flow). Returns
+    /// false if the flow is not in the table.
+    pub fn set_flow_enabled(&mut self, key: &FlowKey, on: bool) -> bool {
+        match self.table.find(key) {
+            Some(i) => {
+                self.table.get_mut(i).set_flag(fl::ENABLED, on);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A frame from the network was copied into one of guest `vif`'s posted RX
+    /// buffers (it IS in the guest's buffer). `rx_free_slots` = posted RX requests
+    /// left after this delivery. Writes a complete early-ACK frame into `ack_out`
+    /// (at least [`crate::ACK_FRAME_MAX`] bytes) and returns its length when one is
+    /// due. Checksums are verified by the engine ([`RxChecksum::Verify`]).
+    pub fn on_delivered_to_guest(
+        &mut self,
+        vif: VifId,
+        frame: &[u8],
+        rx_free_slots: u32,
+        now_ns: u64,
+        ack_out: &mut [u8],
+    ) -> Option<usize> {
+        self.on_delivered_to_guest_with(
+            vif,
+            frame,
+            rx_free_slots,
+            RxChecksum::Verify,
+            now_ns,
+            ack_out,
+        )
+    }
+
+    /// [`Engine::on_delivered_to_guest`] with an explicit checksum policy.
+    pub fn on_delivered_to_guest_with(
+        &mut self,
+        vif: VifId,
+        frame: &[u8],
+        rx_free_slots: u32,
+        csum: RxChecksum,
+        now_ns: u64,
+        ack_out: &mut [u8],
+    ) -> Option<usize> {
+        self.counters.rx_delivered += 1;
+        let slots_ok = rx_free_slots >= self.cfg.min_free_rx_slots;
+        self.set_vif_nobuf(vif, !slots_ok);
+        let f = match parse_tcp_frame(frame) {
+            Ok(f) => f,
+            Err(e) => {
+                self.counters.rx_pass.bump(e.into());
+                return None;
+            }
+        };
+        let t = tick(now_ns);
+        let key = FlowKey::from_network_frame(vif, &f);
+        let mut csum = CsumCheck::new(frame, csum == RxChecksum::Verify);
+        if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
+            let r = if csum.ok(&f) {
+                match self.find_or_insert(&key, t) {
+                    Some(i) => {
+                        self.table
+                            .get_mut(i)
+                            .start_passive(&f, t, &mut self.counters);
+                        PassReason::Handshake
+                    }
+                    None => PassReason::TableFull,
+                }
+            } else {
+                PassReason::BadChecksum
+            };
+            self.counters.rx_pass.bump(r);
+            return None;
+        }
+        let Some(i) = self.table.find(&key) else {
+            self.counters.rx_pass.bump(PassReason::NoFlow);
+            return None;
+        };
+        let ack_room = ack_out.len() >= ack_len(&f, true);
+        let mut env = RxEnv {
+            slots_ok,
+            enabled: self.cfg.enabled,
+            ack_room,
+            csum,
+        };
+        let flow = self.table.get_mut(i);
+        flow.last_seen = t;
+        let before = flow.state();
+        match flow.on_sender_delivered(&f, &mut env, &mut self.counters) {
+            RxOutcome::Ack {
+                fields,
+                newly,
+                prev_ack_point,
+            } => match write_ack(&f, &fields, ack_out) {
+                Some(n) => {
+                    flow.early_acks = flow.early_acks.wrapping_add(1);
+                    flow.add_acked_bytes(newly);
+                    self.counters.early_acks += 1;
+                    self.counters.early_acked_bytes += newly as u64;
+                    Some(n)
+                }
+                None => {
+                    flow.ack_point = prev_ack_point;
+                    self.counters.rx_pass.bump(PassReason::AckBufferTooSmall);
+                    None
+                }
+            },
+            RxOutcome::Pass(r) => {
+                self.counters.rx_pass.bump(r);
+                None
+            }
+            RxOutcome::Remove => {
+                self.table.remove(i);
+                self.counters.removed_rst += 1;
+                self.counters.count_transition(before, None);
+                self.counters.rx_pass.bump(PassReason::ControlFlag);
+                None
+            }
+        }
+    }
+
+    /// A frame from the network for `vif` could not be delivered (dropped): its
+    /// bytes are never early-acked, and a tracked flow leaves ACTIVE for
+    /// UNEXPECTED-SEQ (the guest will see a gap).
+    pub fn on_not_delivered(&mut self, vif: VifId, frame: &[u8], now_ns: u64) {
+        self.counters.rx_not_delivered += 1;
+        let Ok(f) = parse_tcp_frame(frame) else {
+            return;
+        };
+        let key = FlowKey::from_network_frame(vif, &f);
+        if let Some(i) = self.table.find(&key) {
+            let flow = self.table.get_mut(i);
+            flow.last_seen = tick(now_ns);
+            flow.on_sender_lost(&f, &mut self.counters);
+        }
+    }
+
+    /// A frame the guest sent toward the network, with a complete TCP checksum. The
+    /// engine learns from it (handshake, guest ACK/window/TSval) and may suppress or
+    /// rewrite it (ACK and window, checksum updated incrementally).
+    pub fn on_from_guest(&mut self, vif: VifId, frame: &mut [u8], now_ns: u64) -> GuestVerdict {
+        self.on_from_guest_with(vif, frame, TxChecksum::Complete, now_ns)
+    }
+
+    /// [`Engine::on_from_guest`] for a frame whose TCP checksum may be partial.
+    pub fn on_from_guest_with(
+        &mut self,
+        vif: VifId,
+        frame: &mut [u8],
+        csum: TxChecksum,
+        now_ns: u64,
+    ) -> GuestVerdict {
+        self.counters.tx_frames += 1;
+        let f = match parse_tcp_frame(frame) {
+            Ok(f) => f,
+            Err(e) => {
+                self.counters.tx_pass.bump(e.into());
+                return GuestVerdict::Forward;
+            }
+        };
+        let t = tick(now_ns);
+        let key = FlowKey::from_guest_frame(vif, &f);
+        if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
+            match self.find_or_insert(&key, t) {
+                Some(i) => {
+                    self.table
+                        .get_mut(i)
+                        .start_active(&f, t, &mut self.counters);
+                    self.counters.tx_pass.bump(PassReason::Handshake);
+                }
+                None => self.counters.tx_pass.bump(PassReason::TableFull),
+            }
+            return GuestVerdict::Forward;
+        }
+        let Some(i) = self.table.find(&key) else {
+            self.counters.tx_pass.bump(PassReason::NoFlow);
+            return GuestVerdict::Forward;
+        };
+        let vif_nobuf = self.vif_nobuf(vif);
+        let flow = self.table.get_mut(i);
+        flow.last_seen = t;
+        if flow.state() == Some(FlowState::NoBuffer) && !vif_nobuf {
+            flow.goto(FlowState::Active, &mut self.counters);
+        }
+        let before = flow.state();
+        let (out, remove) = flow.on_guest(&f, &mut self.counters);
+        let verdict = match out {
+            TxOutcome::Forward => {
+                self.counters.guest_forwarded += 1;
+                GuestVerdict::Forward
+            }
+            TxOutcome::Suppress => {
+                flow.suppressed = flow.suppressed.wrapping_add(1);
+                self.counters.guest_suppressed += 1;
+                GuestVerdict::Suppress
+            }
+            TxOutcome::Rewrite { ack, window } => {
+                rewrite(frame, &f, ack, window, csum);
+                flow.rewritten = flow.rewritten.wrapping_add(1);
+                self.counters.guest_rewritten += 1;
+                GuestVerdict::Forward
+            }
+        };
+        if remove {
+            self.table.remove(i);
+            self.counters.removed_rst += 1;
+            self.counters.count_transition(before, None);
+        }
+        verdict
+    }
+
+    /// The guest posted RX buffers: `rx_free_slots` are now free. At or above the
+    /// threshold, the vif leaves NO-BUFFER; its flows resume early ACKs with their
+    /// next in-order delivery (each flow's state changes at its next event).
+    pub fn on_rx_space(&mut self, vif: VifId, rx_free_slots: u32) {
+        self.set_vif_nobuf(vif, rx_free_slots < self.cfg.min_free_rx_slots);
+    }
+
+    /// The vif disconnected or restarted: forget all its flows. Returns how many.
+    ///
+    /// The data path must not call this while bytes that vSnoop early-acked may
+    /// still be in the guest's RX ring unconsumed and the ring is about to be
+    /// discarded: see "Known limits" in docs/snoop.md.
+    pub fn on_vif_reset(&mut self, vif: VifId) -> usize {
+        let counters = &mut self.counters;
+        let n = self.table.retain_not(|f| {
+            if f.key.vif == vif {
+                counters.count_transition(f.state(), None);
+                true
+            } else {
+                false
+            }
+        });
+        self.counters.removed_vif_reset += n as u64;
+        self.set_vif_nobuf(vif, false);
+        n
+    }
+
+    /// Removes flows idle for at least `idle_timeout_ns` that can go without
+    /// breaking a rule (nothing early-acked outstanding, handshake incomplete, or
+    /// reset). Walks the whole table: call it every second or so. Returns how many.
+    pub fn expire_idle(&mut self, now_ns: u64) -> usize {
+        let now = tick(now_ns);
+        let idle = (self.cfg.idle_timeout_ns >> 20).min(u32::MAX as u64 / 2) as u32;
+        let counters = &mut self.counters;
+        let n = self.table.retain_not(|f| {
+            if now.wrapping_sub(f.last_seen) >= idle && evictable(f) {
+                counters.count_transition(f.state(), None);
+                true
+            } else {
+                false
+            }
+        });
+        self.counters.evicted_idle += n as u64;
+        n
+    }
+
+    /// Totals.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Number of tracked flows.
+    pub fn flow_count(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Maximum number of tracked flows (`Config::max_flows`).
+    pub fn capacity(&self) -> usize {
+        self.table.max_flows()
+    }
+
+    /// Bytes held by the flow table.
+    pub fn table_bytes(&self) -> usize {
+        self.table.slot_count() * Self::FLOW_ENTRY_BYTES
+    }
+
+    /// Snapshot of one flow (state, sequence state, per-flow counters).
+    pub fn flow_info(&self, key: &FlowKey) -> Option<FlowInfo> {
+        let i = self.table.find(key)?;
+        Some(self.info(self.table.get(i)))
+    }
+
+    /// Snapshots of all flows (table order).
+    pub fn flows(&self) -> impl Iterator<Item = FlowInfo> + '_ {
+        self.table.iter().map(|f| self.info(f))
+    }
+
+    fn info(&self, f: &Flow) -> FlowInfo {
+        let mut st = f.state().unwrap_or(FlowState::SynSeen);
+        if st == FlowState::NoBuffer && !self.vif_nobuf(f.key.vif) {
+            st = FlowState::Active;
+        }
+        FlowInfo::of(f, st)
+    }
+
+    fn find_or_insert(&mut self, key: &FlowKey, t: u32) -> Option<usize> {
+        if let Some(i) = self.table.find(key) {
+            return Some(i);
+        }
+        if let Some(i) = self.table.insert(key) {
+            self.counters.flows_created += 1;
+            return Some(i);
+        }
+        let v = self.table.pick_victim(t, evict_rank)?;
+        let st = self.table.get(v).state();
+        self.table.remove(v);
+        self.counters.evicted_full += 1;
+        self.counters.count_transition(st, None);
+        let i = self.table.insert(key)?;
+        self.counters.flows_created += 1;
+        Some(i)
+    }
+
+    #[inline]
+    fn vif_nobuf(&self, vif: VifId) -> bool {
+        self.nobuf[(vif >> 6) as usize] & (1u64 << (vif & 63)) != 0
+    }
+
+    #[inline]
+    fn set_vif_nobuf(&mut self, vif: VifId, on: bool) {
+        let w = &mut self.nobuf[(vif >> 6) as usize];
+        let bit = 1u64 << (vif & 63);
+        if on {
+            if *w & bit == 0 {
+                self.counters.vif_no_buffer_entered += 1;
+            }
+            *w |= bit;
+        } else {
+            *w &= !bit;
+        }
+    }
+}
+
+/// Rewrites ACK and window of a guest segment in place.
+fn rewrite(frame: &mut [u8], f: &TcpFrame, ack: u32, window: u16, csum: TxChecksum) {
+    let Some(seg) = frame.get_mut(f.l4_off..f.l4_off + f.l4_len) else {
+        return;
+    };
+    let Ok(mut t) = TcpHeader::new_checked(seg) else {
+        return;
+    };
+    let (old_ack, old_win) = (t.ack(), t.window());
+    t.set_ack(ack);
+    t.set_window(window);
+    if csum == TxChecksum::Complete {
+        let c = update16(update32(t.checksum(), old_ack, ack), old_win, window);
+        t.set_checksum(c);
+    }
+}

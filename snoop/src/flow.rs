@@ -1,0 +1,353 @@
+//! Flow key, per-flow entry (the table's element) and its public snapshot.
+//!
+//! The entry is laid out to stay at 96 bytes including the key (see
+//! `flow_entry_is_96_bytes`): 32-bit sequence state, a 32-bit coarse idle clock and
+//! packed small fields.
+
+use crate::counters::FlowCounters;
+use crate::seq;
+use crate::wire::{map_v4, TcpFrame};
+use crate::VifId;
+
+/// Identifies a TCP connection through a vif: (vif, remote IP, guest IP, remote port,
+/// guest port). "Remote" is the peer on the network (the data sender), i.e. the
+/// source of frames toward the guest. IPv4 addresses are stored as `::ffff:a.b.c.d`
+/// (IPv6 frames carrying such addresses are not for vSnoop, so there is no clash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct FlowKey {
+    /// The guest interface.
+    pub vif: VifId,
+    /// Remote (sender) TCP port.
+    pub remote_port: u16,
+    /// Guest TCP port.
+    pub guest_port: u16,
+    /// Remote (sender) address.
+    pub remote: [u8; 16],
+    /// Guest address.
+    pub guest: [u8; 16],
+}
+
+impl FlowKey {
+    /// Key of an IPv4 connection.
+    pub fn v4(
+        vif: VifId,
+        remote: [u8; 4],
+        remote_port: u16,
+        guest: [u8; 4],
+        guest_port: u16,
+    ) -> Self {
+        FlowKey {
+            vif,
+            remote_port,
+            guest_port,
+            remote: map_v4(remote),
+            guest: map_v4(guest),
+        }
+    }
+    /// Key of an IPv6 connection.
+    pub fn v6(
+        vif: VifId,
+        remote: [u8; 16],
+        remote_port: u16,
+        guest: [u8; 16],
+        guest_port: u16,
+    ) -> Self {
+        FlowKey {
+            vif,
+            remote_port,
+            guest_port,
+            remote,
+            guest,
+        }
+    }
+    /// Key of a frame travelling from the network to the guest.
+    pub fn from_network_frame(vif: VifId, f: &TcpFrame) -> Self {
+        FlowKey {
+            vif,
+            remote_port: f.src_port,
+            guest_port: f.dst_port,
+            remote: f.src,
+            guest: f.dst,
+        }
+    }
+    /// Key of a frame sent by the guest.
+    pub fn from_guest_frame(vif: VifId, f: &TcpFrame) -> Self {
+        FlowKey {
+            vif,
+            remote_port: f.dst_port,
+            guest_port: f.src_port,
+            remote: f.dst,
+            guest: f.src,
+        }
+    }
+}
+
+/// State of a tracked flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FlowState {
+    /// The sender's SYN reached the guest; waiting for the guest's SYN-ACK.
+    SynSeen = 1,
+    /// The guest sent a SYN (active open); waiting for the sender's SYN-ACK.
+    GuestSynSent = 2,
+    /// Both SYNs seen; waiting for the guest's first non-SYN ACK, which proves the
+    /// guest's socket is established (a listener with a full accept queue drops the
+    /// third ACK and any data in it).
+    Establishing = 3,
+    /// Early-acknowledging in-order data.
+    Active = 4,
+    /// The guest's RX ring is (nearly) full: no early ACKs until slots return.
+    NoBuffer = 5,
+    /// Gap, out-of-order data or retransmission seen: no early ACKs until the guest's
+    /// own ACKs catch up.
+    UnexpectedSeq = 6,
+    /// The sender's FIN was seen: passive for good (guest ACK filtering continues
+    /// while the guest is behind vSnoop's ACK point).
+    Closing = 7,
+}
+
+impl FlowState {
+    /// Every state, in `index` order.
+    pub const ALL: [FlowState; 7] = [
+        FlowState::SynSeen,
+        FlowState::GuestSynSent,
+        FlowState::Establishing,
+        FlowState::Active,
+        FlowState::NoBuffer,
+        FlowState::UnexpectedSeq,
+        FlowState::Closing,
+    ];
+    /// Row/column of this state in `Counters::transitions` (1..=7; 0 is "no flow").
+    pub fn index(self) -> usize {
+        self as usize
+    }
+    pub(crate) fn slot(s: Option<FlowState>) -> usize {
+        s.map_or(0, FlowState::index)
+    }
+    pub(crate) fn from_u8(v: u8) -> Option<FlowState> {
+        FlowState::ALL.get((v as usize).wrapping_sub(1)).copied()
+    }
+    /// True for the states in which data sequence tracking runs.
+    pub fn is_synchronized(self) -> bool {
+        matches!(
+            self,
+            FlowState::Active | FlowState::NoBuffer | FlowState::UnexpectedSeq | FlowState::Closing
+        )
+    }
+}
+
+/// Flag bits of [`Flow::flags`].
+pub(crate) mod fl {
+    /// Timestamps offered by the first SYN; after the handshake: negotiated.
+    pub const TS_OK: u8 = 0x01;
+    /// SACK-permitted offered by the first SYN; after the handshake: negotiated.
+    pub const SACK_OK: u8 = 0x02;
+    /// Per-flow switch.
+    pub const ENABLED: u8 = 0x04;
+    /// The first SYN carried a window-scale option.
+    pub const SYN_WS: u8 = 0x08;
+    /// The guest sent a FIN.
+    pub const GUEST_FIN: u8 = 0x10;
+    /// The sender sent an RST (the flow is CLOSING and may be evicted while dirty).
+    pub const RST_SEEN: u8 = 0x20;
+}
+
+/// One flow-table entry (key + state). An entry with `state_ws & 0x0f == 0` is free.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Flow {
+    pub key: FlowKey,
+    /// Next expected sequence number from the sender: every byte below it is known
+    /// to be in the guest (delivered in order, or acknowledged by the guest). In
+    /// UNEXPECTED-SEQ: the end of the contiguous run `[resume_seq, rcv_nxt)` of
+    /// bytes known delivered.
+    pub rcv_nxt: u32,
+    /// Highest ACK number the sender has been sent (early ACKs and forwarded or
+    /// rewritten guest segments): the sender's SND.UNA as far as vSnoop knows.
+    pub ack_point: u32,
+    /// Highest ACK number the guest itself sent (`guest_ack <= ack_point <= rcv_nxt`).
+    pub guest_ack: u32,
+    /// TS.Recent kept for synthesized ACKs (RFC 7323 §4.3).
+    pub ts_recent: u32,
+    /// Highest TSval seen on any delivered segment: the PAWS reference (the
+    /// guest's TS.Recent can never exceed it).
+    pub ts_max: u32,
+    /// Latest TSval seen in the guest's own segments.
+    pub guest_tsval: u32,
+    /// Guest's SND.NXT (highest seq + length it sent, SYN and FIN included).
+    pub guest_snd_nxt: u32,
+    /// UNEXPECTED-SEQ: start of the contiguous run known delivered.
+    pub resume_seq: u32,
+    /// Last activity, in ticks of 2^20 ns (~1.05 ms), wrapping.
+    pub last_seen: u32,
+    /// Raw window of the guest's latest (non-stale) segment.
+    pub guest_wnd: u16,
+    /// Bits 32..48 of the per-flow early-acked byte count.
+    pub acked_hi: u16,
+    /// Low nibble: state (0 = free slot); high nibble: guest window scale.
+    pub state_ws: u8,
+    /// `fl::*` bits.
+    pub flags: u8,
+    pub early_acks: u32,
+    pub acked_lo: u32,
+    pub suppressed: u32,
+    pub rewritten: u32,
+}
+
+impl Flow {
+    #[inline]
+    pub fn is_free(&self) -> bool {
+        self.state_ws & 0x0f == 0
+    }
+    #[inline]
+    pub fn state(&self) -> Option<FlowState> {
+        FlowState::from_u8(self.state_ws & 0x0f)
+    }
+    #[inline]
+    pub fn set_state_raw(&mut self, s: FlowState) {
+        self.state_ws = (self.state_ws & 0xf0) | s as u8;
+    }
+    #[inline]
+    pub fn wscale(&self) -> u8 {
+        self.state_ws >> 4
+    }
+    #[inline]
+    pub fn set_wscale(&mut self, ws: u8) {
+        self.state_ws = (self.state_ws & 0x0f) | (ws.min(14) << 4);
+    }
+    #[inline]
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+    #[inline]
+    pub fn set_flag(&mut self, f: u8, on: bool) {
+        if on {
+            self.flags |= f;
+        } else {
+            self.flags &= !f;
+        }
+    }
+    /// The guest's advertised right edge: `guest_ack + guest_wnd << wscale`.
+    #[inline]
+    pub fn guest_right(&self) -> u32 {
+        self.guest_ack
+            .wrapping_add((self.guest_wnd as u32) << self.wscale())
+    }
+    /// True if vSnoop acknowledged bytes the guest has not acknowledged yet.
+    #[inline]
+    pub fn is_dirty(&self) -> bool {
+        seq::lt(self.guest_ack, self.ack_point)
+    }
+    pub fn add_acked_bytes(&mut self, n: u32) {
+        let total = (((self.acked_hi as u64) << 32) | self.acked_lo as u64).wrapping_add(n as u64);
+        self.acked_lo = total as u32;
+        self.acked_hi = (total >> 32) as u16;
+    }
+    pub fn counters(&self) -> FlowCounters {
+        FlowCounters {
+            early_acks: self.early_acks,
+            early_acked_bytes: ((self.acked_hi as u64) << 32) | self.acked_lo as u64,
+            guest_suppressed: self.suppressed,
+            guest_rewritten: self.rewritten,
+        }
+    }
+}
+
+/// The raw window field that advertises right edge `right` with ACK `ack` under
+/// shift `ws`: rounded down, never negative, at most 65535.
+#[inline]
+pub fn window_field(right: u32, ack: u32, ws: u8) -> u16 {
+    if seq::lt(right, ack) {
+        return 0;
+    }
+    (right.wrapping_sub(ack) >> ws).min(0xffff) as u16
+}
+
+/// A read-only snapshot of one flow, for operators and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowInfo {
+    /// The flow's key.
+    pub key: FlowKey,
+    /// Current state (NO-BUFFER is reported as ACTIVE once the vif has slots again).
+    pub state: FlowState,
+    /// Per-flow switch.
+    pub enabled: bool,
+    /// Next expected sequence number from the sender.
+    pub rcv_nxt: u32,
+    /// Highest ACK the sender has been sent.
+    pub ack_point: u32,
+    /// Highest ACK the guest sent.
+    pub guest_ack: u32,
+    /// Guest's advertised right edge.
+    pub guest_right: u32,
+    /// Guest's window scale (0 if not negotiated).
+    pub guest_wscale: u8,
+    /// Timestamps negotiated.
+    pub timestamps: bool,
+    /// SACK negotiated.
+    pub sack: bool,
+    /// Per-flow counters.
+    pub counters: FlowCounters,
+}
+
+impl FlowInfo {
+    pub(crate) fn of(f: &Flow, state: FlowState) -> Self {
+        FlowInfo {
+            key: f.key,
+            state,
+            enabled: f.has(fl::ENABLED),
+            rcv_nxt: f.rcv_nxt,
+            ack_point: f.ack_point,
+            guest_ack: f.guest_ack,
+            guest_right: f.guest_right(),
+            guest_wscale: f.wscale(),
+            timestamps: f.has(fl::TS_OK),
+            sack: f.has(fl::SACK_OK),
+            counters: f.counters(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_entry_is_96_bytes() {
+        assert!(
+            core::mem::size_of::<Flow>() <= 96,
+            "{}",
+            core::mem::size_of::<Flow>()
+        );
+    }
+
+    #[test]
+    fn packing() {
+        let mut f = Flow::default();
+        assert!(f.is_free());
+        f.set_state_raw(FlowState::Closing);
+        f.set_wscale(14);
+        assert_eq!(f.state(), Some(FlowState::Closing));
+        assert_eq!(f.wscale(), 14);
+        f.set_wscale(20);
+        assert_eq!(f.wscale(), 14);
+        for s in FlowState::ALL {
+            f.set_state_raw(s);
+            assert_eq!(f.state(), Some(s));
+            assert_eq!(FlowState::from_u8(s as u8), Some(s));
+        }
+        assert_eq!(FlowState::from_u8(0), None);
+        assert_eq!(FlowState::from_u8(8), None);
+        f.add_acked_bytes(u32::MAX);
+        f.add_acked_bytes(2);
+        assert_eq!(f.counters().early_acked_bytes, (u32::MAX as u64) + 2);
+    }
+
+    #[test]
+    fn window_field_rounds_down_and_clamps() {
+        assert_eq!(window_field(1000, 0, 3), 125);
+        assert_eq!(window_field(1007, 0, 3), 125);
+        assert_eq!(window_field(5, 10, 0), 0);
+        assert_eq!(window_field(1 << 30, 0, 0), 0xffff);
+        assert_eq!(window_field(5, 0xffff_fff0, 0), 21);
+    }
+}

@@ -1,0 +1,469 @@
+//! The per-flow state machine: what a segment from the sender (delivered or lost)
+//! or from the guest does to a flow, and what the engine must do about it.
+//!
+//! Invariants kept on every synchronized flow (see docs/snoop.md):
+//! - `guest_ack <= ack_point <= rcv_nxt` (sequence space);
+//! - every byte below `rcv_nxt` (ACTIVE / NO-BUFFER) is in the guest, delivered in
+//!   order and acceptable to the guest's TCP, or acknowledged by the guest itself;
+//!   in UNEXPECTED-SEQ the bytes `[resume_seq, rcv_nxt)` are;
+//! - the sender last saw, with ACK `ack_point`, the window
+//!   `window_field(guest_right(), ack_point, wscale)`.
+
+use crate::ack::AckFields;
+use crate::counters::{Counters, PassReason};
+use crate::flow::{fl, window_field, Flow, FlowState};
+use crate::seq;
+use crate::wire::{TcpFlags, TcpFrame};
+
+/// Lazily computed checksum validity of the frame being processed.
+pub(crate) struct CsumCheck<'a> {
+    frame: &'a [u8],
+    verify: bool,
+    cached: Option<bool>,
+}
+
+impl<'a> CsumCheck<'a> {
+    pub fn new(frame: &'a [u8], verify: bool) -> Self {
+        CsumCheck {
+            frame,
+            verify,
+            cached: None,
+        }
+    }
+    pub fn ok(&mut self, f: &TcpFrame) -> bool {
+        if !self.verify {
+            return true;
+        }
+        let frame = self.frame;
+        *self.cached.get_or_insert_with(|| f.checksums_ok(frame))
+    }
+}
+
+/// Conditions of one delivery.
+pub(crate) struct RxEnv<'a> {
+    /// `rx_free_slots >= min_free_rx_slots`.
+    pub slots_ok: bool,
+    /// Global switch.
+    pub enabled: bool,
+    /// `ack_out` can hold the early ACK.
+    pub ack_room: bool,
+    pub csum: CsumCheck<'a>,
+}
+
+/// Result of a delivered sender segment.
+pub(crate) enum RxOutcome {
+    /// Send this early ACK (`newly` = sequence space it newly acknowledges;
+    /// `prev_ack_point` restores the flow if the frame cannot be written after all).
+    Ack {
+        fields: AckFields,
+        newly: u32,
+        prev_ack_point: u32,
+    },
+    /// No early ACK.
+    Pass(PassReason),
+    /// Remove the flow (connection reset during the handshake).
+    Remove,
+}
+
+/// Result of a guest segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TxOutcome {
+    /// Forward untouched.
+    Forward,
+    /// Rewrite ACK and window, then forward.
+    Rewrite { ack: u32, window: u16 },
+    /// Drop: a pure ACK that would reach the sender as a duplicate caused by vSnoop.
+    Suppress,
+}
+
+const SIGNIFICANT: u8 =
+    TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST | TcpFlags::URG | TcpFlags::ECE | TcpFlags::CWR;
+
+fn tsval(f: &TcpFrame) -> Option<u32> {
+    f.opts.timestamps.map(|(v, _)| v)
+}
+
+impl Flow {
+    /// Moves to `to`, counting the transition if the state changes.
+    pub(crate) fn goto(&mut self, to: FlowState, c: &mut Counters) {
+        let from = self.state();
+        if from != Some(to) {
+            c.count_transition(from, Some(to));
+            self.set_state_raw(to);
+        }
+    }
+
+    /// The sender's SYN (without ACK) reached the guest: (re)start a passive open.
+    pub(crate) fn start_passive(&mut self, f: &TcpFrame, tick: u32, c: &mut Counters) {
+        let prev = self.state();
+        let key = self.key;
+        *self = Flow {
+            key,
+            ..Flow::default()
+        };
+        let isn1 = f.seq.wrapping_add(1);
+        self.rcv_nxt = isn1;
+        self.ack_point = isn1;
+        self.guest_ack = isn1;
+        self.resume_seq = isn1;
+        let ts = tsval(f);
+        self.ts_recent = ts.unwrap_or(0);
+        self.ts_max = ts.unwrap_or(0);
+        self.last_seen = tick;
+        self.flags = fl::ENABLED;
+        self.set_flag(fl::TS_OK, ts.is_some());
+        self.set_flag(fl::SACK_OK, f.opts.sack_permitted);
+        self.set_flag(fl::SYN_WS, f.opts.wscale.is_some());
+        self.set_state_raw(FlowState::SynSeen);
+        c.count_transition(prev, Some(FlowState::SynSeen));
+    }
+
+    /// The guest sent a SYN (without ACK): (re)start an active open.
+    pub(crate) fn start_active(&mut self, f: &TcpFrame, tick: u32, c: &mut Counters) {
+        let prev = self.state();
+        let key = self.key;
+        *self = Flow {
+            key,
+            ..Flow::default()
+        };
+        self.guest_snd_nxt = f.seq.wrapping_add(1);
+        let ts = tsval(f);
+        self.guest_tsval = ts.unwrap_or(0);
+        self.last_seen = tick;
+        self.flags = fl::ENABLED;
+        self.set_flag(fl::TS_OK, ts.is_some());
+        self.set_flag(fl::SACK_OK, f.opts.sack_permitted);
+        self.set_flag(fl::SYN_WS, f.opts.wscale.is_some());
+        self.set_wscale(f.opts.wscale.unwrap_or(0));
+        self.set_state_raw(FlowState::GuestSynSent);
+        c.count_transition(prev, Some(FlowState::GuestSynSent));
+    }
+
+    /// A segment from the sender could not be delivered: its bytes create a gap.
+    pub(crate) fn on_sender_lost(&mut self, f: &TcpFrame, c: &mut Counters) {
+        if matches!(self.state(), Some(FlowState::Active | FlowState::NoBuffer)) && f.seq_len() > 0
+        {
+            self.resume_seq = self.rcv_nxt;
+            self.goto(FlowState::UnexpectedSeq, c);
+        }
+    }
+
+    /// A segment from the sender (not a bare SYN) is in the guest's RX buffer.
+    pub(crate) fn on_sender_delivered(
+        &mut self,
+        f: &TcpFrame,
+        env: &mut RxEnv<'_>,
+        c: &mut Counters,
+    ) -> RxOutcome {
+        let Some(st) = self.state() else {
+            return RxOutcome::Pass(PassReason::NoFlow);
+        };
+        if f.flags.has(TcpFlags::RST) {
+            if !env.csum.ok(f) {
+                return RxOutcome::Pass(PassReason::BadChecksum);
+            }
+            if !st.is_synchronized() {
+                return RxOutcome::Remove;
+            }
+            // The guest may or may not accept it (RFC 5961): go passive for good.
+            self.set_flag(fl::RST_SEEN, true);
+            self.goto(FlowState::Closing, c);
+            return RxOutcome::Pass(PassReason::ControlFlag);
+        }
+        match st {
+            FlowState::GuestSynSent => {
+                if f.flags.has(TcpFlags::SYN | TcpFlags::ACK)
+                    && f.ack == self.guest_snd_nxt
+                    && env.csum.ok(f)
+                {
+                    let isn1 = f.seq.wrapping_add(1);
+                    self.rcv_nxt = isn1;
+                    self.ack_point = isn1;
+                    self.guest_ack = isn1;
+                    self.resume_seq = isn1;
+                    let ts = tsval(f);
+                    self.ts_recent = ts.unwrap_or(0);
+                    self.ts_max = ts.unwrap_or(0);
+                    if ts.is_none() {
+                        self.set_flag(fl::TS_OK, false);
+                    }
+                    if !f.opts.sack_permitted {
+                        self.set_flag(fl::SACK_OK, false);
+                    }
+                    if !(self.has(fl::SYN_WS) && f.opts.wscale.is_some()) {
+                        self.set_wscale(0);
+                    }
+                    self.goto(FlowState::Establishing, c);
+                }
+                RxOutcome::Pass(PassReason::Handshake)
+            }
+            FlowState::Establishing => {
+                // The guest's TCP updates TS.Recent from the third ACK and what follows.
+                if self.has(fl::TS_OK) && env.csum.ok(f) {
+                    self.learn_timestamps(f);
+                }
+                RxOutcome::Pass(PassReason::Handshake)
+            }
+            FlowState::SynSeen => RxOutcome::Pass(PassReason::Handshake),
+            _ => self.synchronized_delivered(st, f, env, c),
+        }
+    }
+
+    /// Why the guest's TCP might not accept this data segment, if it might not.
+    fn unacceptable(&self, f: &TcpFrame, env: &mut RxEnv<'_>) -> Option<PassReason> {
+        if !f.flags.has(TcpFlags::ACK) || f.flags.has(TcpFlags::URG) {
+            return Some(PassReason::Unusual);
+        }
+        let end = f.seq.wrapping_add(f.payload_len());
+        if seq::gt(end, self.guest_right()) {
+            return Some(PassReason::OutOfWindow);
+        }
+        if seq::gt(f.ack, self.guest_snd_nxt) {
+            return Some(PassReason::BadAck);
+        }
+        if self.has(fl::TS_OK) {
+            match tsval(f) {
+                Some(v) if seq::ge(v, self.ts_max) => {}
+                _ => return Some(PassReason::Timestamp),
+            }
+        }
+        if !env.csum.ok(f) {
+            return Some(PassReason::BadChecksum);
+        }
+        None
+    }
+
+    /// TS.Recent (RFC 7323 §4.3): a segment whose left edge is at or below the last
+    /// ACK sent and whose TSval is not older updates it.
+    fn learn_timestamps(&mut self, f: &TcpFrame) {
+        if let Some(v) = tsval(f) {
+            if seq::le(f.seq, self.ack_point) && seq::ge(v, self.ts_recent) {
+                self.ts_recent = v;
+            }
+            if seq::gt(v, self.ts_max) {
+                self.ts_max = v;
+            }
+        }
+    }
+
+    fn synchronized_delivered(
+        &mut self,
+        st: FlowState,
+        f: &TcpFrame,
+        env: &mut RxEnv<'_>,
+        c: &mut Counters,
+    ) -> RxOutcome {
+        if f.flags.has(TcpFlags::SYN) {
+            return RxOutcome::Pass(PassReason::ControlFlag);
+        }
+        if f.flags.has(TcpFlags::FIN) {
+            // The guest answers FINs; vSnoop stays passive for the rest of the flow.
+            if self.has(fl::TS_OK) && env.csum.ok(f) {
+                self.learn_timestamps(f);
+            }
+            self.goto(FlowState::Closing, c);
+            return RxOutcome::Pass(PassReason::ControlFlag);
+        }
+        let len = f.payload_len();
+        if len == 0 {
+            if self.has(fl::TS_OK) && self.unacceptable(f, env).is_none() {
+                self.learn_timestamps(f);
+            }
+            return RxOutcome::Pass(PassReason::NoData);
+        }
+        if st == FlowState::Closing {
+            return RxOutcome::Pass(PassReason::Closing);
+        }
+        let end = f.seq.wrapping_add(len);
+        let bad = self.unacceptable(f, env);
+        if matches!(st, FlowState::Active | FlowState::NoBuffer) {
+            if f.seq == self.rcv_nxt {
+                if let Some(r) = bad {
+                    self.resume_seq = self.rcv_nxt;
+                    self.goto(FlowState::UnexpectedSeq, c);
+                    return RxOutcome::Pass(r);
+                }
+                self.learn_timestamps(f);
+                self.rcv_nxt = end;
+                if f.ecn() == 3 {
+                    return RxOutcome::Pass(PassReason::EcnCe);
+                }
+                if !env.slots_ok {
+                    self.goto(FlowState::NoBuffer, c);
+                    return RxOutcome::Pass(PassReason::NoBuffer);
+                }
+                self.goto(FlowState::Active, c);
+                if !env.enabled || !self.has(fl::ENABLED) {
+                    return RxOutcome::Pass(PassReason::Disabled);
+                }
+                if !env.ack_room {
+                    return RxOutcome::Pass(PassReason::AckBufferTooSmall);
+                }
+                let prev_ack_point = self.ack_point;
+                let newly = end.wrapping_sub(self.ack_point);
+                let window = window_field(self.guest_right(), end, self.wscale());
+                self.ack_point = end;
+                let timestamps = if self.has(fl::TS_OK) {
+                    Some((self.guest_tsval, self.ts_recent))
+                } else {
+                    None
+                };
+                let fields = AckFields {
+                    seq: self.guest_snd_nxt,
+                    ack: end,
+                    window,
+                    timestamps,
+                };
+                return RxOutcome::Ack {
+                    fields,
+                    newly,
+                    prev_ack_point,
+                };
+            }
+            // Gap, reordering or retransmission: hand control back to the guest.
+            self.resume_seq = self.rcv_nxt;
+            self.goto(FlowState::UnexpectedSeq, c);
+        }
+        // UNEXPECTED-SEQ: keep the contiguous run [resume_seq, rcv_nxt) of bytes known
+        // to be in the guest, so that ACTIVE can resume at its end.
+        match bad {
+            None => {
+                self.learn_timestamps(f);
+                if seq::le(f.seq, self.rcv_nxt) && seq::ge(end, self.resume_seq) {
+                    self.resume_seq = seq::min(self.resume_seq, f.seq);
+                    self.rcv_nxt = seq::max(self.rcv_nxt, end);
+                } else if seq::gt(f.seq, self.rcv_nxt) {
+                    self.resume_seq = f.seq;
+                    self.rcv_nxt = end;
+                }
+                RxOutcome::Pass(PassReason::UnexpectedSeq)
+            }
+            Some(r) => RxOutcome::Pass(r),
+        }
+    }
+
+    /// A segment from the guest. Returns what to do with it and whether the flow is
+    /// to be removed afterwards (guest RST).
+    pub(crate) fn on_guest(&mut self, f: &TcpFrame, c: &mut Counters) -> (TxOutcome, bool) {
+        let Some(st) = self.state() else {
+            return (TxOutcome::Forward, false);
+        };
+        let fl_ = f.flags;
+        let ts_ok = self.has(fl::TS_OK);
+        if let Some(v) = tsval(f) {
+            if ts_ok && seq::ge(v, self.guest_tsval) {
+                self.guest_tsval = v;
+            }
+        }
+        let end = f.seq.wrapping_add(f.seq_len());
+        if seq::gt(end, self.guest_snd_nxt) {
+            self.guest_snd_nxt = end;
+        }
+        match st {
+            FlowState::SynSeen => {
+                if fl_.has(TcpFlags::SYN | TcpFlags::ACK) && f.ack == self.rcv_nxt {
+                    if f.opts.timestamps.is_none() {
+                        self.set_flag(fl::TS_OK, false);
+                    } else if ts_ok {
+                        self.guest_tsval = tsval(f).unwrap_or(0);
+                    }
+                    if !f.opts.sack_permitted {
+                        self.set_flag(fl::SACK_OK, false);
+                    }
+                    let ws = match (self.has(fl::SYN_WS), f.opts.wscale) {
+                        (true, Some(w)) => w,
+                        _ => 0,
+                    };
+                    self.set_wscale(ws);
+                    self.guest_snd_nxt = f.seq.wrapping_add(1);
+                    self.guest_ack = f.ack;
+                    self.ack_point = f.ack;
+                    // The SYN-ACK window is never scaled (RFC 7323 §2.2).
+                    self.guest_wnd = f.window >> ws;
+                    self.goto(FlowState::Establishing, c);
+                }
+                return (TxOutcome::Forward, fl_.has(TcpFlags::RST));
+            }
+            FlowState::GuestSynSent => return (TxOutcome::Forward, fl_.has(TcpFlags::RST)),
+            FlowState::Establishing => {
+                if fl_.has(TcpFlags::ACK) && !fl_.any(TcpFlags::SYN | TcpFlags::RST) {
+                    // The guest's socket is established: start from what it acknowledges.
+                    self.rcv_nxt = f.ack;
+                    self.resume_seq = f.ack;
+                    self.guest_ack = f.ack;
+                    self.ack_point = f.ack;
+                    self.guest_wnd = f.window;
+                    self.goto(FlowState::Active, c);
+                }
+                return (TxOutcome::Forward, fl_.has(TcpFlags::RST));
+            }
+            _ => {}
+        }
+        if fl_.has(TcpFlags::FIN) {
+            self.set_flag(fl::GUEST_FIN, true);
+        }
+        let rst = fl_.has(TcpFlags::RST);
+        if !fl_.has(TcpFlags::ACK) {
+            return (TxOutcome::Forward, rst);
+        }
+        let a = f.ack;
+        let w = f.window;
+        let ws = self.wscale();
+        let stale = seq::lt(a, self.guest_ack);
+        let outcome = if !self.is_dirty() || seq::gt(a, self.ack_point) {
+            TxOutcome::Forward
+        } else {
+            let significant = f.payload_len() > 0 || fl_.any(SIGNIFICANT) || f.opts.sack_blocks > 0;
+            let r_cur = self.guest_right();
+            let r_seg = if stale {
+                r_cur
+            } else {
+                a.wrapping_add((w as u32) << ws)
+            };
+            let sent = window_field(r_cur, self.ack_point, ws);
+            if a == self.ack_point {
+                if significant || w != sent {
+                    TxOutcome::Forward
+                } else {
+                    TxOutcome::Suppress
+                }
+            } else {
+                let wprime = window_field(r_seg, self.ack_point, ws);
+                if significant {
+                    TxOutcome::Rewrite {
+                        ack: self.ack_point,
+                        window: wprime,
+                    }
+                } else if !stale && a == self.guest_ack && w == self.guest_wnd {
+                    // The guest's own duplicate: it passes (below the sender's SND.UNA,
+                    // so the sender ignores it, RFC 9293 §3.10.7.4).
+                    TxOutcome::Forward
+                } else if wprime != sent {
+                    TxOutcome::Rewrite {
+                        ack: self.ack_point,
+                        window: wprime,
+                    }
+                } else {
+                    TxOutcome::Suppress
+                }
+            }
+        };
+        if !stale {
+            self.guest_ack = a;
+            self.guest_wnd = w;
+        }
+        if seq::gt(a, self.ack_point) {
+            self.ack_point = a;
+        }
+        if seq::gt(a, self.rcv_nxt) {
+            self.rcv_nxt = a;
+        }
+        if st == FlowState::UnexpectedSeq
+            && seq::ge(self.guest_ack, self.resume_seq)
+            && seq::ge(self.guest_ack, self.ack_point)
+        {
+            self.goto(FlowState::Active, c);
+        }
+        (outcome, rst)
+    }
+}
