@@ -79,9 +79,11 @@ build_guest_initramfs() {
   local t=$1 g="$1/guest-root"
   rm -rf "$g"
   mkdir -p "$g"/{bin,sbin,etc,proc,sys,dev,tmp,root,lib/modules}
-  cp /bin/busybox "$g/bin/busybox"
   local a
-  for a in $(/bin/busybox --list); do ln -sf busybox "$g/bin/$a"; done
+  for a in $(/bin/busybox --list); do
+    [ "$a" = busybox ] || ln -sf busybox "$g/bin/$a"
+  done
+  cp /bin/busybox "$g/bin/busybox"
   copy_modules "$t/linux" "$g" "${GUEST_MODULES[@]}"
   install -m 0755 "$LAB_DIR/guest/init" "$g/init"
   pack_cpio "$g" "$t/guest.cpio.gz"

@@ -1,7 +1,7 @@
 # qemu: boot Xen + dom0 under QEMU TCG (BRIEF §5). Sourced by run-xen.sh.
 # shellcheck shell=bash
 
-QEMU_MEM="${VSNOOP_QEMU_MEM:-2048}"
+QEMU_MEM="${VSNOOP_QEMU_MEM:-3072}"
 XEN_CMDLINE="dom0_mem=768M,max:768M dom0_max_vcpus=2 console=com1 loglvl=all guest_loglvl=all"
 DOM0_CMDLINE="console=hvc0 loglevel=5"
 
@@ -42,9 +42,18 @@ lab_initrd() { # mode [scenario...]
   printf '%s\n' "$@" >"$d/x/lab/run.list"
   cp "$LAB_DIR"/scenarios/*.sh "$d/x/lab/scenarios/"
   cp "$LAB_DIR/demo.sh" "$d/x/lab/demo.sh"
-  cp "$ROOT"/config/*.cfg "$d/x/lab/config/"
+  cp "$ROOT"/config/*.cfg "$LAB_DIR"/config/*.cfg "$d/x/lab/config/"
   cp "$KERNEL_ELF" "$d/x/lab/vsnoop.elf"
   lab_tools "$d/x/lab/bin"
+  # The guests' initramfs: the cached one plus this boot's tools and role scripts.
+  mkdir -p "$d/g/lab/bin" "$d/g/lab/roles" "$d/x/lab/images"
+  cp "$d/x/lab/bin/"* "$d/g/lab/bin/"
+  cp "$LAB_DIR"/roles/*.sh "$d/g/lab/roles/"
+  # One gzip stream: Xen's domain builder inflates a PV ramdisk itself and stops after the
+  # first stream, unlike Linux (concatenated cpio archives are fine inside one stream).
+  (cd "$d/g" && find . -print0 | cpio --null -o -H newc --quiet) >"$d/guest-extra.cpio"
+  { zcat "$IMG/guest.cpio.gz"; cat "$d/guest-extra.cpio"; } | gzip -1 >"$d/x/lab/images/guest-lab.cpio.gz"
+  rm -rf "$d/g" "$d/guest-extra.cpio"
   pack_cpio "$d/x" "$d/extra.cpio.gz"
   cat "$IMG/dom0.cpio.gz" "$d/extra.cpio.gz" >"$d/initrd.gz"
   rm -rf "$d/x" "$d/extra.cpio.gz"

@@ -68,7 +68,7 @@ lab_scenarios() {
       report PASS "$name"
     elif line=$(grep -m1 "^VSNOOP-RESULT FAIL $name:" "$logf.txt"); then
       report FAIL "$name" "vsnoop: ${line#*: }"
-      sed -n "/^VSNOOP-SCENARIO-START $name\$/,/^VSNOOP-SCENARIO-END $name/p" "$logf.txt" | tail -25 | sed 's/^/    /'
+      sed -n "/^VSNOOP-SCENARIO-START $name\$/,/^VSNOOP-SCENARIO-END $name/p" "$logf.txt" | grep -v '^(XEN)' | tail -60 | sed 's/^/    /'
     else
       if ! grep -q '^LAB: dom0 ready' "$logf.txt"; then
         reason="LAB: dom0 never came up (qemu exit $rc)"

@@ -10,5 +10,7 @@ extern crate alloc;
 
 pub mod console_ring;
 pub mod netback;
+pub mod pcifront;
 pub mod ring;
+pub mod virtio_glue;
 pub mod xenstore;

@@ -216,11 +216,27 @@ fn online_zero_closes_the_vif() {
     sim.world
         .xs_write(&format!("{}/online", be_path(5, 0)), b"0");
     sim.settle();
-    // Backend Closing -> frontend Closed -> backend Closed.
+    // Backend Closing -> frontend Closed -> backend Closed; the directory stays for the
+    // grace period (libxl must see state Closed first)...
     assert_eq!(sim.front(5).state, XenbusState::Closed);
     assert_eq!(sim.be_state(5), Some(XenbusState::Closed));
-    assert!(!sim.vif(5).is_connected());
+    // ...then goes (vsnoop does what `xl devd` does: libxl waits for that).
+    sim.now += drivers::netback::xenbus::DETACH_GRACE_NS;
+    sim.settle();
+    sim.now += 1;
+    sim.settle();
+    assert_eq!(
+        sim.world.xs_dir(&be_path(5, 0)),
+        None,
+        "backend directory removed"
+    );
+    assert!(sim
+        .world
+        .log_contains("detached: backend directory removed"));
+    assert!(sim.nb.vif_by_frontend(5, 0).is_none(), "vif torn down");
     assert!(sim.world.backend_ports().is_empty());
+    let nf = sim.fronts.remove(&(5, 0)).unwrap();
+    nf.destroy(&mut sim.world);
     sim.finish();
 }
 

@@ -8,7 +8,7 @@ use drivers::xenstore::Tx;
 use xen::abi::{sched, start_info::StartInfo, PAGE_SHIFT};
 use xen::hypercall;
 
-use crate::{console, gnttab, heap, logger, mm, println, selftest, shared, time, xs};
+use crate::{console, gnttab, heap, logger, mm, println, selftest, serve, shared, time, xs};
 
 /// Kernel command-line flag that forces a panic right after the banner (lab scenario
 /// `panic-dd` uses it to check the crash path).
@@ -47,19 +47,28 @@ extern "C" fn kernel_entry(si: *const StartInfo) -> ! {
     if cmdline.split_whitespace().any(|w| w == FORCE_PANIC_FLAG) {
         panic!("forced by '{FORCE_PANIC_FLAG}' on the command line");
     }
-    if let Some(name) = cmdline
+    let selftest = cmdline
         .split_whitespace()
-        .find_map(|w| w.strip_prefix(SELFTEST_KEY))
-    {
+        .find_map(|w| w.strip_prefix(SELFTEST_KEY));
+    let reason = if let Some(name) = selftest {
         match selftest::run(name) {
             Ok(()) => log::info!("self-test {name} passed"),
             Err(e) => log::error!("self-test FAILED: {e}"),
         }
+        sched::SHUTDOWN_POWEROFF
     } else {
-        log::info!("nothing to serve yet, powering off");
-    }
+        let domid = store_value("domid")
+            .parse()
+            .unwrap_or_else(|_| panic!("no domid in xenstore"));
+        serve::run(
+            domid,
+            si.store_evtchn,
+            serve::ServeConfig::from_cmdline(cmdline),
+        )
+    };
+    log::info!("powering off");
     console::flush();
-    hypercall::shutdown(sched::SHUTDOWN_POWEROFF);
+    hypercall::shutdown(reason);
 }
 
 fn store_value(key: &str) -> String {

@@ -23,6 +23,8 @@ mod gnttab;
 #[cfg(target_os = "none")]
 mod heap;
 #[cfg(target_os = "none")]
+mod hv;
+#[cfg(target_os = "none")]
 mod kmain;
 #[cfg(target_os = "none")]
 mod logger;
@@ -30,6 +32,8 @@ mod logger;
 mod mm;
 #[cfg(target_os = "none")]
 mod selftest;
+#[cfg(target_os = "none")]
+mod serve;
 #[cfg(target_os = "none")]
 mod shared;
 #[cfg(target_os = "none")]

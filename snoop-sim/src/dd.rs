@@ -139,8 +139,13 @@ impl DriverDomain {
     /// them. Returns true if frames were delivered.
     pub fn guest_repost(&mut self, now: Nanos, to_sender: &mut Vec<Vec<u8>>) -> bool {
         let free_slots = self.p.ring_slots - self.ring.len() as u32;
+        let before = self.posted;
         self.posted = self.p.rx_target.min(free_slots).max(self.posted);
-        // (An `on_rx_space` engine hook would be called here once it exists.)
+        if self.posted != before {
+            // netback sees the RX ring's req_prod move: NO-BUFFER ends once the vif has
+            // enough free slots again (docs/snoop.md, rule 4 for the caller).
+            self.engine.on_rx_space(self.p.vif, self.posted);
+        }
         let mut any = false;
         while self.posted > 0 {
             let Some(f) = self.backlog.pop_front() else {

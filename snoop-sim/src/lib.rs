@@ -21,4 +21,4 @@ pub mod time;
 pub mod world;
 
 pub use config::{Contention, SimConfig};
-pub use world::{run_sample, SimError, TransferResult, World};
+pub use world::{run_sample, SimError, SynSched, TransferResult, World};

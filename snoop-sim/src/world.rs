@@ -70,6 +70,11 @@ pub struct TransferResult {
     pub t_eof_ns: Nanos,
     /// connect() → the sender saw the SYN-ACK (connection established at the sender).
     pub t_established_ns: Nanos,
+    /// connect() → the receiver's socket is established (the guest processed the third
+    /// ACK: where a receiving application's accept() returns).
+    pub t_accepted_ns: Nanos,
+    /// The receiver VM's scheduler state when the SYN reached the driver domain.
+    pub syn_sched: SynSched,
     pub early_acks: u64,
     pub suppressed: u64,
     pub rewritten: u64,
@@ -81,6 +86,19 @@ pub struct TransferResult {
     pub guest_frames: u64,
 }
 
+/// The receiver VM's scheduler state when the SYN is delivered to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynSched {
+    /// Running on the pCPU.
+    Running,
+    /// Runnable, waiting for the pCPU (its load's busy phase): no boost possible.
+    Waiting,
+    /// Blocked with priority UNDER: the wake-up is boosted.
+    BlockedUnder,
+    /// Blocked with priority OVER: no boost, queued behind UNDER vCPUs.
+    BlockedOver,
+}
+
 impl TransferResult {
     /// Sender-side throughput (Mbit/s): size / time until all data acknowledged.
     pub fn mbps_acked(&self) -> f64 {
@@ -89,6 +107,12 @@ impl TransferResult {
     /// Receiver-side throughput (Mbit/s): size / time until the receiver read EOF.
     pub fn mbps_eof(&self) -> f64 {
         self.size as f64 * 8.0 * 1e3 / self.t_eof_ns as f64
+    }
+    /// Receiver-side throughput from accept() (Mbit/s): size / (receiver socket established
+    /// -> receiver read EOF), the way a receiving application times a transfer it accepted
+    /// (connection set-up excluded). Buffered data read in one go can exceed the link rate.
+    pub fn mbps_accept_eof(&self) -> f64 {
+        self.size as f64 * 8.0 * 1e3 / (self.t_eof_ns - self.t_accepted_ns).max(1) as f64
     }
     /// Data-phase throughput (Mbit/s): size / (all data ACKed - established), i.e. without
     /// the handshake, which only the guest can answer.
@@ -106,6 +130,8 @@ struct Transfer {
     rcv: SocketHandle,
     written: u64,
     established_at: Option<Nanos>,
+    accepted_at: Option<Nanos>,
+    syn_sched: Option<SynSched>,
     tx_closed: bool,
     acked_at: Option<Nanos>,
     received: u64,
@@ -257,6 +283,8 @@ impl World {
             rcv,
             written: 0,
             established_at: None,
+            accepted_at: None,
+            syn_sched: None,
             tx_closed: false,
             acked_at: None,
             received: 0,
@@ -303,6 +331,8 @@ impl World {
             t_acked_ns: t.acked_at.unwrap() - t.start,
             t_eof_ns: t.eof_at.unwrap() - t.start,
             t_established_ns: t.established_at.unwrap() - t.start,
+            t_accepted_ns: t.accepted_at.unwrap_or(t.eof_at.unwrap()) - t.start,
+            syn_sched: t.syn_sched.unwrap_or(SynSched::Running),
             early_acks: s.early_acks - dd0.early_acks,
             suppressed: s.suppressed - dd0.suppressed,
             rewritten: s.rewritten - dd0.rewritten,
@@ -361,6 +391,7 @@ impl World {
     fn handle(&mut self, ev: Ev) {
         match ev {
             Ev::ToDd(frame) => {
+                self.note_syn(&frame);
                 let mut out = std::mem::take(&mut self.out);
                 let info = if self.trace {
                     crate::frame::parse_tcp(&frame)
@@ -452,6 +483,29 @@ impl World {
                 self.after_sched();
             }
         }
+    }
+
+    /// Records the receiver's scheduler state when the transfer's SYN arrives.
+    fn note_syn(&mut self, frame: &[u8]) {
+        let Some(t) = self.cur.as_mut() else { return };
+        if t.syn_sched.is_some() {
+            return;
+        }
+        let Some(p) = crate::frame::parse_tcp(frame) else {
+            return;
+        };
+        if p.flags & 0x12 != 0x02 {
+            return;
+        }
+        t.syn_sched = Some(if self.sched.current() == Some(RECV) {
+            SynSched::Running
+        } else if self.sched.is_runnable(RECV) {
+            SynSched::Waiting
+        } else if self.sched.pri(RECV) == crate::sched::Pri::Over {
+            SynSched::BlockedOver
+        } else {
+            SynSched::BlockedUnder
+        });
     }
 
     /// Handles scheduler outputs: the slice timer and a switch to the receiver VM.
@@ -624,6 +678,9 @@ impl World {
             .guest
             .sockets
             .get_mut::<smoltcp::socket::tcp::Socket>(t.rcv);
+        if t.accepted_at.is_none() && !matches!(s.state(), State::Listen | State::SynReceived) {
+            t.accepted_at = Some(now);
+        }
         loop {
             let (pattern, received) = (t.pattern, t.received);
             match s.recv(|buf| (buf.len(), (buf.len(), pattern.check(received, buf)))) {

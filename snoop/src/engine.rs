@@ -10,7 +10,7 @@ use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState};
 use crate::machine::{CsumCheck, RxEnv, RxOutcome, TxOutcome};
 use crate::table::FlowTable;
 use crate::wire::checksum::{update16, update32};
-use crate::wire::{parse_tcp_frame, TcpFlags, TcpFrame, TcpHeader};
+use crate::wire::{parse_seg, Seg, TcpFlags, TcpHeader};
 use crate::{Config, GuestVerdict, VifId};
 
 /// How far the data path vouches for the checksums of a frame delivered to the guest.
@@ -164,23 +164,25 @@ impl Engine {
         self.counters.rx_delivered += 1;
         let slots_ok = rx_free_slots >= self.cfg.min_free_rx_slots;
         self.set_vif_nobuf(vif, !slots_ok);
-        let f = match parse_tcp_frame(frame) {
+        // Borrowed, not moved: the parsed view stays where it was built.
+        let parsed = parse_seg(frame);
+        let f = match &parsed {
             Ok(f) => f,
             Err(e) => {
-                self.counters.rx_pass.bump(e.into());
+                self.counters.rx_pass.bump((*e).into());
                 return None;
             }
         };
         let t = tick(now_ns);
-        let key = FlowKey::from_network_frame(vif, &f);
+        let key = FlowKey::of_network_seg(vif, f);
         let mut csum = CsumCheck::new(frame, csum == RxChecksum::Verify);
         if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
-            let r = if csum.ok(&f) {
+            let r = if csum.ok(f) {
                 match self.find_or_insert(&key, t) {
                     Some(i) => {
                         self.table
                             .get_mut(i)
-                            .start_passive(&f, t, &mut self.counters);
+                            .start_passive(f, t, &mut self.counters);
                         PassReason::Handshake
                     }
                     None => PassReason::TableFull,
@@ -195,7 +197,7 @@ impl Engine {
             self.counters.rx_pass.bump(PassReason::NoFlow);
             return None;
         };
-        let ack_room = ack_out.len() >= ack_len(&f, true);
+        let ack_room = ack_out.len() >= ack_len(f, true);
         let mut env = RxEnv {
             slots_ok,
             enabled: self.cfg.enabled,
@@ -205,12 +207,12 @@ impl Engine {
         let flow = self.table.get_mut(i);
         flow.last_seen = t;
         let before = flow.state();
-        match flow.on_sender_delivered(&f, &mut env, &mut self.counters) {
+        match flow.on_sender_delivered(f, &mut env, &mut self.counters) {
             RxOutcome::Ack {
                 fields,
                 newly,
                 prev_ack_point,
-            } => match write_ack(&f, &fields, ack_out) {
+            } => match write_ack(frame, f, &fields, ack_out) {
                 Some(n) => {
                     flow.early_acks = flow.early_acks.wrapping_add(1);
                     flow.add_acked_bytes(newly);
@@ -243,10 +245,10 @@ impl Engine {
     /// UNEXPECTED-SEQ (the guest will see a gap).
     pub fn on_not_delivered(&mut self, vif: VifId, frame: &[u8], now_ns: u64) {
         self.counters.rx_not_delivered += 1;
-        let Ok(f) = parse_tcp_frame(frame) else {
+        let Ok(f) = parse_seg(frame) else {
             return;
         };
-        let key = FlowKey::from_network_frame(vif, &f);
+        let key = FlowKey::of_network_seg(vif, &f);
         if let Some(i) = self.table.find(&key) {
             let flow = self.table.get_mut(i);
             flow.last_seen = tick(now_ns);
@@ -270,21 +272,21 @@ impl Engine {
         now_ns: u64,
     ) -> GuestVerdict {
         self.counters.tx_frames += 1;
-        let f = match parse_tcp_frame(frame) {
+        // Borrowed, not moved: the parsed view stays where it was built.
+        let parsed = parse_seg(frame);
+        let f = match &parsed {
             Ok(f) => f,
             Err(e) => {
-                self.counters.tx_pass.bump(e.into());
+                self.counters.tx_pass.bump((*e).into());
                 return GuestVerdict::Forward;
             }
         };
         let t = tick(now_ns);
-        let key = FlowKey::from_guest_frame(vif, &f);
+        let key = FlowKey::of_guest_seg(vif, f);
         if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
             match self.find_or_insert(&key, t) {
                 Some(i) => {
-                    self.table
-                        .get_mut(i)
-                        .start_active(&f, t, &mut self.counters);
+                    self.table.get_mut(i).start_active(f, t, &mut self.counters);
                     self.counters.tx_pass.bump(PassReason::Handshake);
                 }
                 None => self.counters.tx_pass.bump(PassReason::TableFull),
@@ -302,7 +304,7 @@ impl Engine {
             flow.goto(FlowState::Active, &mut self.counters);
         }
         let before = flow.state();
-        let (out, remove) = flow.on_guest(&f, &mut self.counters);
+        let (out, remove) = flow.on_guest(f, &mut self.counters);
         let verdict = match out {
             TxOutcome::Forward => {
                 self.counters.guest_forwarded += 1;
@@ -314,7 +316,7 @@ impl Engine {
                 GuestVerdict::Suppress
             }
             TxOutcome::Rewrite { ack, window } => {
-                rewrite(frame, &f, ack, window, csum);
+                rewrite(frame, f, ack, window, csum);
                 flow.rewritten = flow.rewritten.wrapping_add(1);
                 self.counters.guest_rewritten += 1;
                 GuestVerdict::Forward
@@ -452,8 +454,9 @@ impl Engine {
 }
 
 /// Rewrites ACK and window of a guest segment in place.
-fn rewrite(frame: &mut [u8], f: &TcpFrame, ack: u32, window: u16, csum: TxChecksum) {
-    let Some(seg) = frame.get_mut(f.l4_off..f.l4_off + f.l4_len) else {
+fn rewrite(frame: &mut [u8], f: &Seg, ack: u32, window: u16, csum: TxChecksum) {
+    let l4 = f.l4_off as usize;
+    let Some(seg) = frame.get_mut(l4..l4 + f.l4_len as usize) else {
         return;
     };
     let Ok(mut t) = TcpHeader::new_checked(seg) else {

@@ -6,7 +6,7 @@
 
 use crate::counters::FlowCounters;
 use crate::seq;
-use crate::wire::{map_v4, TcpFrame};
+use crate::wire::{map_v4, Seg, TcpFrame};
 use crate::VifId;
 
 /// Identifies a TCP connection through a vif: (vif, remote IP, guest IP, remote port,
@@ -68,6 +68,28 @@ impl FlowKey {
             guest_port: f.dst_port,
             remote: f.src,
             guest: f.dst,
+        }
+    }
+    /// Key of a (compactly parsed) frame travelling from the network to the guest.
+    #[inline]
+    pub(crate) fn of_network_seg(vif: VifId, f: &Seg) -> Self {
+        FlowKey {
+            vif,
+            remote_port: f.src_port,
+            guest_port: f.dst_port,
+            remote: f.src,
+            guest: f.dst,
+        }
+    }
+    /// Key of a (compactly parsed) frame sent by the guest.
+    #[inline]
+    pub(crate) fn of_guest_seg(vif: VifId, f: &Seg) -> Self {
+        FlowKey {
+            vif,
+            remote_port: f.dst_port,
+            guest_port: f.src_port,
+            remote: f.dst,
+            guest: f.src,
         }
     }
     /// Key of a frame sent by the guest.

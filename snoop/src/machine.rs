@@ -13,7 +13,7 @@ use crate::ack::AckFields;
 use crate::counters::{Counters, PassReason};
 use crate::flow::{fl, window_field, Flow, FlowState};
 use crate::seq;
-use crate::wire::{TcpFlags, TcpFrame};
+use crate::wire::{Seg, TcpFlags};
 
 /// Lazily computed checksum validity of the frame being processed.
 pub(crate) struct CsumCheck<'a> {
@@ -30,7 +30,7 @@ impl<'a> CsumCheck<'a> {
             cached: None,
         }
     }
-    pub fn ok(&mut self, f: &TcpFrame) -> bool {
+    pub fn ok(&mut self, f: &Seg) -> bool {
         if !self.verify {
             return true;
         }
@@ -79,7 +79,7 @@ pub(crate) enum TxOutcome {
 const SIGNIFICANT: u8 =
     TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST | TcpFlags::URG | TcpFlags::ECE | TcpFlags::CWR;
 
-fn tsval(f: &TcpFrame) -> Option<u32> {
+fn tsval(f: &Seg) -> Option<u32> {
     f.opts.timestamps.map(|(v, _)| v)
 }
 
@@ -94,7 +94,7 @@ impl Flow {
     }
 
     /// The sender's SYN (without ACK) reached the guest: (re)start a passive open.
-    pub(crate) fn start_passive(&mut self, f: &TcpFrame, tick: u32, c: &mut Counters) {
+    pub(crate) fn start_passive(&mut self, f: &Seg, tick: u32, c: &mut Counters) {
         let prev = self.state();
         let key = self.key;
         *self = Flow {
@@ -119,7 +119,7 @@ impl Flow {
     }
 
     /// The guest sent a SYN (without ACK): (re)start an active open.
-    pub(crate) fn start_active(&mut self, f: &TcpFrame, tick: u32, c: &mut Counters) {
+    pub(crate) fn start_active(&mut self, f: &Seg, tick: u32, c: &mut Counters) {
         let prev = self.state();
         let key = self.key;
         *self = Flow {
@@ -140,7 +140,7 @@ impl Flow {
     }
 
     /// A segment from the sender could not be delivered: its bytes create a gap.
-    pub(crate) fn on_sender_lost(&mut self, f: &TcpFrame, c: &mut Counters) {
+    pub(crate) fn on_sender_lost(&mut self, f: &Seg, c: &mut Counters) {
         if matches!(self.state(), Some(FlowState::Active | FlowState::NoBuffer)) && f.seq_len() > 0
         {
             self.resume_seq = self.rcv_nxt;
@@ -151,7 +151,7 @@ impl Flow {
     /// A segment from the sender (not a bare SYN) is in the guest's RX buffer.
     pub(crate) fn on_sender_delivered(
         &mut self,
-        f: &TcpFrame,
+        f: &Seg,
         env: &mut RxEnv<'_>,
         c: &mut Counters,
     ) -> RxOutcome {
@@ -210,7 +210,7 @@ impl Flow {
     }
 
     /// Why the guest's TCP might not accept this data segment, if it might not.
-    fn unacceptable(&self, f: &TcpFrame, env: &mut RxEnv<'_>) -> Option<PassReason> {
+    fn unacceptable(&self, f: &Seg, env: &mut RxEnv<'_>) -> Option<PassReason> {
         if !f.flags.has(TcpFlags::ACK) || f.flags.has(TcpFlags::URG) {
             return Some(PassReason::Unusual);
         }
@@ -235,7 +235,7 @@ impl Flow {
 
     /// TS.Recent (RFC 7323 §4.3): a segment whose left edge is at or below the last
     /// ACK sent and whose TSval is not older updates it.
-    fn learn_timestamps(&mut self, f: &TcpFrame) {
+    fn learn_timestamps(&mut self, f: &Seg) {
         if let Some(v) = tsval(f) {
             if seq::le(f.seq, self.ack_point) && seq::ge(v, self.ts_recent) {
                 self.ts_recent = v;
@@ -249,7 +249,7 @@ impl Flow {
     fn synchronized_delivered(
         &mut self,
         st: FlowState,
-        f: &TcpFrame,
+        f: &Seg,
         env: &mut RxEnv<'_>,
         c: &mut Counters,
     ) -> RxOutcome {
@@ -344,7 +344,7 @@ impl Flow {
 
     /// A segment from the guest. Returns what to do with it and whether the flow is
     /// to be removed afterwards (guest RST).
-    pub(crate) fn on_guest(&mut self, f: &TcpFrame, c: &mut Counters) -> (TxOutcome, bool) {
+    pub(crate) fn on_guest(&mut self, f: &Seg, c: &mut Counters) -> (TxOutcome, bool) {
         let Some(st) = self.state() else {
             return (TxOutcome::Forward, false);
         };

@@ -306,6 +306,7 @@ impl Netback {
     /// One round: TX from every connected vif, through the switch, then RX into every
     /// vif. Also hands out outcomes of frames flushed since the last poll.
     pub fn poll<H: Hv>(&mut self, hv: &mut H, now_ns: u64, out: &mut PollOutput) {
+        self.housekeeping(hv, now_ns);
         out.rx.append(&mut self.pending);
         let mut frames = core::mem::take(&mut self.scratch);
         out.more_work |= self.poll_tx(hv, &mut frames);
@@ -315,6 +316,15 @@ impl Netback {
         self.scratch = frames;
         out.more_work |= self.poll_rx(hv, &mut out.rx);
         out.rx.append(&mut self.pending);
+    }
+
+    /// Timed work: finishing detaches (removing the backend directory of a device the
+    /// toolstack detached, once it is Closed). `poll` calls it; call it when driving
+    /// `poll_tx`/`forward`/`poll_rx` directly.
+    pub fn housekeeping<H: Hv>(&mut self, hv: &mut H, now_ns: u64) {
+        for vif in self.vifs.values_mut() {
+            vif.detach_housekeeping(hv, now_ns);
+        }
     }
 
     /// Guest TX of every connected vif into `frames` (tagged with their source port).

@@ -55,6 +55,11 @@ pub struct Vif {
     pub(crate) watching: Option<String>,
     last_error: Option<String>,
     pub(crate) counters: VifCounters,
+    /// The toolstack detached the device (`online=0`) and it reached Closed: when we
+    /// first saw that, and whether we removed the backend directory since.
+    pub(crate) detach_closed_since: Option<u64>,
+    pub(crate) detach_closed: bool,
+    pub(crate) detach_done: bool,
 }
 
 impl Vif {
@@ -80,6 +85,9 @@ impl Vif {
             failed: false,
             watching: None,
             last_error: None,
+            detach_closed_since: None,
+            detach_closed: false,
+            detach_done: false,
             counters: VifCounters::default(),
         }
     }
@@ -279,8 +287,13 @@ impl Vif {
                 _ => Closing,
             };
             self.set_state(hv, target);
+            // Closed: `Netback::housekeeping` removes the directory after a grace period.
+            self.detach_closed = target == Closed;
             return new_mac;
         }
+        self.detach_closed = false;
+        self.detach_closed_since = None;
+        self.detach_done = false;
         match fe_state {
             Initialising | InitWait => {
                 // A (re)starting frontend: offer a fresh connection.
@@ -464,5 +477,29 @@ impl Vif {
             let _ = hv.unwatch(&w, WATCH_TOKEN);
         }
         self.log(hv, format_args!("removed; {}", self.counters));
+    }
+}
+
+/// How long a detached, Closed device keeps its backend directory before we remove it:
+/// libxl first waits to see `state` = Closed, then for the directory to go (the job of
+/// `xl devd` in a driver domain, which vsnoop does itself).
+pub const DETACH_GRACE_NS: u64 = 1_000_000_000;
+
+impl Vif {
+    /// Removes the backend directory of a detached device once the grace period passed.
+    pub(crate) fn detach_housekeeping<H: Hv>(&mut self, hv: &mut H, now_ns: u64) {
+        if !self.detach_closed || self.detach_done {
+            return;
+        }
+        let since = *self.detach_closed_since.get_or_insert(now_ns);
+        if now_ns.saturating_sub(since) < DETACH_GRACE_NS {
+            return;
+        }
+        self.detach_done = true;
+        let be = self.be_path.clone();
+        match hv.rm(&be) {
+            Ok(()) => self.log(hv, format_args!("detached: backend directory removed")),
+            Err(e) => self.log(hv, format_args!("removing the backend directory: {e:?}")),
+        }
     }
 }

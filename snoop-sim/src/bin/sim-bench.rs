@@ -17,7 +17,7 @@ use plotters::style::RGBColor;
 use snoop_sim::plot::{cdf_png, Series};
 use snoop_sim::rng::derive;
 use snoop_sim::stats::{percentile, sorted};
-use snoop_sim::{run_sample, SimConfig, SimError, TransferResult};
+use snoop_sim::{run_sample, SimConfig, SimError, SynSched, TransferResult};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Setup {
@@ -42,6 +42,8 @@ struct Args {
     sizes: Vec<u64>,
     /// `SIZE:SEED:on|off:shared|dedicated`: rerun one sample with an event trace, then exit.
     trace_one: Option<String>,
+    /// Sensitivity runs: receiver socket buffer (its window) instead of the model's default.
+    rx_buf: Option<usize>,
 }
 
 fn parse_size(s: &str) -> u64 {
@@ -72,6 +74,7 @@ fn parse_args() -> Args {
         seed: 2010,
         sizes: vec![50_000, 100_000, 250_000, 500_000, 1_000_000, 10_000_000],
         trace_one: None,
+        rx_buf: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -83,11 +86,12 @@ fn parse_args() -> Args {
             "--seed" => a.seed = v().parse().expect("--seed S"),
             "--sizes" => a.sizes = v().split(',').map(parse_size).collect(),
             "--trace-one" => a.trace_one = Some(v()),
+            "--rx-buf" => a.rx_buf = Some(parse_size(&v()) as usize),
             "-h" | "--help" => {
                 println!(
                     "sim-bench [--samples N (1000)] [--out DIR (target/sim-bench)] [--jobs J] \
                      [--seed S (2010)] [--sizes 50K,100K,250K,500K,1M,10M] \
-                     [--trace-one SIZE:SEED:on|off:shared|dedicated]"
+                     [--trace-one SIZE:SEED:on|off:shared|dedicated] [--rx-buf BYTES (sensitivity)]"
                 );
                 std::process::exit(0);
             }
@@ -169,10 +173,13 @@ fn main() {
             sc.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&job) = jobs.get(i) else { break };
-                let cfg = match job.setup {
+                let mut cfg = match job.setup {
                     Setup::Shared => SimConfig::shared(job.snoop),
                     Setup::Dedicated => SimConfig::dedicated(job.snoop),
                 };
+                if let Some(b) = args.rx_buf {
+                    cfg.rx_buf = b;
+                }
                 let r = run_sample(&cfg, job.size, job.seed);
                 results.lock().unwrap().push((job, r));
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -194,8 +201,8 @@ fn main() {
     let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path).expect("csv"));
     writeln!(
         csv,
-        "size,snoop,setup,sample,seed,t_established_ns,t_acked_ns,t_eof_ns,mbps_acked,mbps_eof,mbps_data_phase,early_acks,\
-         suppressed,rewritten,dd_drops,link_lost,min_free_slots,error"
+        "size,snoop,setup,sample,seed,t_established_ns,t_accepted_ns,t_acked_ns,t_eof_ns,mbps_acked,mbps_eof,\
+         mbps_accept_eof,mbps_data_phase,early_acks,suppressed,rewritten,dd_drops,link_lost,min_free_slots,syn_sched,error"
     )
     .unwrap();
     let mut errors = 0;
@@ -209,22 +216,25 @@ fn main() {
         match r {
             Ok(t) => writeln!(
                 csv,
-                "{},{snoop},{setup},{},{},{},{},{},{:.3},{:.3},{:.3},{},{},{},{},{},{},",
+                "{},{snoop},{setup},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{},{},{:?},",
                 j.size,
                 j.sample,
                 j.seed,
                 t.t_established_ns,
+                t.t_accepted_ns,
                 t.t_acked_ns,
                 t.t_eof_ns,
                 t.mbps_acked(),
                 t.mbps_eof(),
+                t.mbps_accept_eof(),
                 t.mbps_data_phase(),
                 t.early_acks,
                 t.suppressed,
                 t.rewritten,
                 t.dd_drops,
                 t.link_lost,
-                t.min_free_slots
+                t.min_free_slots,
+                t.syn_sched
             )
             .unwrap(),
             Err(e) => {
@@ -238,7 +248,7 @@ fn main() {
                 let msg = e.to_string().replace([',', '\n'], ";");
                 writeln!(
                     csv,
-                    "{},{snoop},{setup},{},{},,,,,,,,,,,{msg}",
+                    "{},{snoop},{setup},{},{},,,,,,,,,,,,,,,{msg}",
                     j.size, j.sample, j.seed
                 )
                 .unwrap();
@@ -360,6 +370,57 @@ fn main() {
         drow(label(s), s, Setup::Shared);
     }
     drow("100 KB, dedicated core".into(), 100_000, Setup::Dedicated);
+
+    println!();
+    println!("Receiver side from accept() (the receiver socket established) -> EOF: connection");
+    println!("set-up excluded, as a receiving application times a transfer it accepted; data");
+    println!("buffered at the VMM layer is read in one go, so this can exceed the link rate.");
+    println!();
+    println!(
+        "| {:<22} | {:>9} | {:>9} | {:>9} | {:>9} | {:>7} |",
+        "size", "off med", "off p90", "on med", "on p90", "on/off"
+    );
+    println!(
+        "|{}|-----------|-----------|-----------|-----------|---------|",
+        "-".repeat(24)
+    );
+    let arow = |name: String, size: u64, setup: Setup| {
+        let off = sorted(&metric(size, setup, false, TransferResult::mbps_accept_eof));
+        let on = sorted(&metric(size, setup, true, TransferResult::mbps_accept_eof));
+        let (m0, m1) = (percentile(&off, 50.0), percentile(&on, 50.0));
+        println!(
+            "| {:<22} | {:>9.1} | {:>9.1} | {:>9.1} | {:>9.1} | {:>6.2}x |",
+            name,
+            m0,
+            percentile(&off, 90.0),
+            m1,
+            percentile(&on, 90.0),
+            m1 / m0
+        );
+    };
+    for &s in &args.sizes {
+        arow(label(s), s, Setup::Shared);
+    }
+    arow("100 KB, dedicated core".into(), 100_000, Setup::Dedicated);
+
+    // Where the receiver VM was when the SYN arrived (shared core, all sizes, both modes).
+    let states: Vec<SynSched> = results
+        .iter()
+        .filter(|(j, _)| j.setup == Setup::Shared)
+        .filter_map(|(_, r)| r.as_ref().ok().map(|t| t.syn_sched))
+        .collect();
+    let frac = |s: SynSched| {
+        100.0 * states.iter().filter(|&&x| x == s).count() as f64 / states.len().max(1) as f64
+    };
+    println!();
+    println!(
+        "Receiver VM when the SYN arrives (shared core): running {:.1} %, runnable and waiting \
+         {:.1} %, blocked UNDER (boosted wake) {:.1} %, blocked OVER {:.1} %",
+        frac(SynSched::Running),
+        frac(SynSched::Waiting),
+        frac(SynSched::BlockedUnder),
+        frac(SynSched::BlockedOver)
+    );
 
     let off = pick(100_000, Setup::Shared, false, false);
     let on = pick(100_000, Setup::Shared, true, false);

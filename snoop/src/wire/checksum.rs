@@ -20,28 +20,34 @@ impl Sum {
     /// Adds `data`. An odd trailing byte is padded with a zero byte (RFC 1071).
     #[inline]
     pub fn add_bytes(mut self, data: &[u8]) -> Self {
-        // Four 64-bit one's-complement accumulators (end-around carry): the sum is
-        // independent of the word size, and the independent chains keep the loop
-        // fast even at opt-level "s".
-        let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
-        let mut blocks = data.chunks_exact(32);
+        // Native-endian 64-bit words summed into four 128-bit accumulators: an add
+        // with carry per word, no end-around carry inside the loop (the carries
+        // collect in the high halves and are folded once at the end), and 64-byte
+        // blocks keep the loop overhead small even at opt-level "s".
+        let (mut a, mut b, mut c, mut d) = (0u128, 0u128, 0u128, 0u128);
+        let mut blocks = data.chunks_exact(64);
         for k in &mut blocks {
-            a = adc(a, word(&k[0..8]));
-            b = adc(b, word(&k[8..16]));
-            c = adc(c, word(&k[16..24]));
-            d = adc(d, word(&k[24..32]));
+            a += word(&k[0..8]) as u128;
+            b += word(&k[8..16]) as u128;
+            c += word(&k[16..24]) as u128;
+            d += word(&k[24..32]) as u128;
+            a += word(&k[32..40]) as u128;
+            b += word(&k[40..48]) as u128;
+            c += word(&k[48..56]) as u128;
+            d += word(&k[56..64]) as u128;
         }
         let mut words = blocks.remainder().chunks_exact(8);
         for w in &mut words {
-            a = adc(a, word(w));
+            a += word(w) as u128;
         }
         let rem = words.remainder();
         if !rem.is_empty() {
             let mut w = [0u8; 8];
             w[..rem.len()].copy_from_slice(rem);
-            b = adc(b, u64::from_ne_bytes(w));
+            b += u64::from_ne_bytes(w) as u128;
         }
-        let s = adc(adc(a, b), adc(c, d));
+        let s = (a + c) + (b + d);
+        let s = adc(s as u64, (s >> 64) as u64);
         self.0 = fold64(adc(self.0, fold64(s)));
         self
     }

@@ -19,6 +19,7 @@ pub use ethernet::{EthernetFrame, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN
 pub use ipv4::Ipv4Packet;
 pub use ipv6::Ipv6Packet;
 pub use parse::{map_v4, parse_tcp_frame, IpVersion, NotForSnoop, TcpFrame};
+pub(crate) use parse::{parse_seg, Seg};
 pub use tcp::{TcpFlags, TcpHeader, TcpOptions};
 
 /// Why a view could not be built over a buffer.

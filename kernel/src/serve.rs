@@ -1,0 +1,211 @@
+//! The driver domain's main loop: netback for every vif libxl gives us, the switch between
+//! them, and vSnoop inline on the data path. Sleeps in `SCHEDOP_poll` on the xenstore
+//! channel and every vif's channels; wakes at least every `TICK_NS` for housekeeping.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use drivers::netback::{Frame, Netback, NetbackConfig, PollOutput, PortId, RxOutcome};
+use drivers::xenstore::Tx;
+use snoop::{Engine, GuestVerdict, RxChecksum, TxChecksum, ACK_FRAME_MAX};
+use xen::abi::{sched, EvtchnPort};
+use xen::hypercall;
+
+use crate::hv::KernelHv;
+use crate::{console, events, time, xs};
+
+/// Longest sleep: switch ageing, flow expiry, stats.
+const TICK_NS: u64 = 100_000_000;
+/// How often counters go to the console (debug level) and xenstore.
+const STATS_EVERY_NS: u64 = 10_000_000_000;
+const SHUTDOWN_TOKEN: &str = "vsnoop-control";
+
+/// Settings from the command line (docs/config.md).
+pub struct ServeConfig {
+    pub snoop: bool,
+    pub max_flows: usize,
+}
+
+impl ServeConfig {
+    pub fn from_cmdline(cmdline: &str) -> Self {
+        let mut c = ServeConfig {
+            snoop: true,
+            max_flows: 4096,
+        };
+        for w in cmdline.split_whitespace() {
+            if let Some(v) = w.strip_prefix("vsnoop.snoop=") {
+                c.snoop = !matches!(v, "off" | "0" | "no");
+            } else if let Some(v) = w.strip_prefix("vsnoop.flows=") {
+                c.max_flows = v.parse().unwrap_or(c.max_flows).clamp(16, 1 << 20);
+            }
+        }
+        c
+    }
+}
+
+/// What `xl shutdown`/`xl reboot` asked for through `control/shutdown`.
+fn shutdown_request() -> Option<u32> {
+    match xs::with(|x| x.read_string(Tx::NONE, "control/shutdown"))
+        .ok()?
+        .as_str()
+    {
+        "poweroff" | "halt" => Some(sched::SHUTDOWN_POWEROFF),
+        "reboot" => Some(sched::SHUTDOWN_REBOOT),
+        _ => None,
+    }
+}
+
+/// Serves until the toolstack asks us to shut down; returns the shutdown reason.
+pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
+    let mut hv = KernelHv::default();
+    let mut nb = Netback::new(NetbackConfig::new(domid));
+    let mut engine = Engine::new(snoop::Config {
+        max_flows: cfg.max_flows,
+        enabled: cfg.snoop,
+        hash_seed: time::now_ns() ^ 0x9e37_79b9_7f4a_7c15,
+        ..Default::default()
+    });
+    let _ = xs::with(|x| x.write(Tx::NONE, "control/feature-poweroff", b"1"));
+    let _ = xs::with(|x| x.write(Tx::NONE, "control/feature-reboot", b"1"));
+    if let Err(e) = xs::with(|x| x.watch("control/shutdown", SHUTDOWN_TOKEN)) {
+        log::error!("cannot watch control/shutdown: {e:?}");
+    }
+    if let Err(e) = nb.start(&mut hv) {
+        log::error!("netback cannot start: {e:?}");
+    }
+    log::info!(
+        "serving: netback up, vSnoop {} ({} flows max)",
+        if cfg.snoop { "on" } else { "off" },
+        cfg.max_flows
+    );
+
+    let mut out = PollOutput::default();
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut ack = [0u8; ACK_FRAME_MAX];
+    let mut connected: BTreeSet<u16> = BTreeSet::new();
+    let mut ports: Vec<EvtchnPort> = Vec::new();
+    let mut next_stats = time::now_ns() + STATS_EVERY_NS;
+    let mut more_work = false;
+    loop {
+        // Sleep unless work is pending.
+        ports.clear();
+        ports.push(store_port);
+        for v in nb.vifs() {
+            if let Some((a, b)) = v.event_ports() {
+                ports.push(a);
+                if b != a {
+                    ports.push(b);
+                }
+            }
+        }
+        let any_pending = ports.iter().any(|p| events::take_pending(*p));
+        if !more_work && !any_pending {
+            let _ = hypercall::sched_poll(&ports[..ports.len().min(128)], time::now_ns() + TICK_NS);
+            for p in &ports {
+                events::take_pending(*p);
+            }
+        }
+        let now = time::now_ns();
+
+        // Xenstore: watch events (ours and netback's).
+        while let Ok(Some(ev)) = xs::with(|x| x.poll_watch()) {
+            if ev.token == SHUTDOWN_TOKEN {
+                if let Some(reason) = shutdown_request() {
+                    log::info!("shutdown requested by the toolstack: tearing down");
+                    nb.shutdown(&mut hv);
+                    return reason;
+                }
+            } else {
+                nb.on_watch(&mut hv, &ev.path, &ev.token);
+            }
+        }
+
+        // vifs that went away or disconnected lose their flows (nothing early-acked on
+        // them can be delivered any more: their rings are gone).
+        let now_connected: BTreeSet<u16> = nb
+            .vifs()
+            .filter(|v| v.is_connected())
+            .map(|v| v.id())
+            .collect();
+        for gone in connected.difference(&now_connected) {
+            let n = engine.on_vif_reset(*gone);
+            log::info!("vif {gone}: disconnected, {n} snoop flows dropped");
+        }
+        connected = now_connected;
+
+        nb.housekeeping(&mut hv, now);
+
+        // Guest TX -> vSnoop (learn, suppress duplicate ACKs) -> switch.
+        more_work = nb.poll_tx(&mut hv, &mut frames);
+        for mut f in frames.drain(..) {
+            if let PortId::Vif(vif) = f.src {
+                let verdict =
+                    engine.on_from_guest_with(vif, &mut f.data, TxChecksum::Complete, now);
+                if verdict == GuestVerdict::Suppress {
+                    continue;
+                }
+            }
+            nb.forward(f, now, &mut out);
+        }
+        // Guest RX, then early ACKs for what landed in the guests' buffers.
+        more_work |= nb.poll_rx(&mut hv, &mut out.rx);
+        let mut acks = 0;
+        for o in out.rx.drain(..) {
+            match o {
+                RxOutcome::Delivered {
+                    vif,
+                    frame,
+                    rx_free_slots,
+                } => {
+                    let csum = if frame.csum_ok {
+                        RxChecksum::Trusted
+                    } else {
+                        RxChecksum::Verify
+                    };
+                    if let Some(n) = engine.on_delivered_to_guest_with(
+                        vif,
+                        &frame.data,
+                        rx_free_slots,
+                        csum,
+                        now,
+                        &mut ack,
+                    ) {
+                        frames.push(Frame {
+                            src: PortId::Vif(vif),
+                            data: ack[..n].to_vec(),
+                            csum_ok: true,
+                        });
+                        acks += 1;
+                    }
+                }
+                RxOutcome::NotDelivered { vif, frame, .. } => {
+                    engine.on_not_delivered(vif, &frame.data, now)
+                }
+            }
+        }
+        for f in frames.drain(..) {
+            nb.forward(f, now, &mut out);
+        }
+        if acks > 0 {
+            more_work = true; // deliver the early ACKs to their senders now
+        }
+        // No NIC yet: frames for the uplink are dropped (the NIC issue adds the port).
+        out.uplink.clear();
+
+        if now >= next_stats {
+            next_stats = now + STATS_EVERY_NS;
+            engine.expire_idle(now);
+            let c = engine.counters();
+            log::debug!(
+                "stats: {} vifs, snoop flows {}, early acks {}, guest acks suppressed {}, copies {} ({} failed), console drops {}",
+                connected.len(),
+                engine.flow_count(),
+                c.early_acks,
+                c.guest_suppressed,
+                hv.copies,
+                hv.copy_failures,
+                console::DROPPED_BYTES.load(core::sync::atomic::Ordering::Relaxed)
+            );
+        }
+    }
+}

@@ -1,0 +1,149 @@
+/* vnet: the lab's network test tool (static, for dom0 and the busybox guests).
+ *   vnet gen BYTES SEED          pseudo-random bytes to stdout (xorshift64*)
+ *   vnet send HOST PORT          stdin to a TCP connection; half-close; wait for the peer's EOF
+ *   vnet recv PORT               accept one connection; its bytes to stdout until EOF
+ *   vnet sink PORT               accept connections forever; read each to EOF, then close
+ *   vnet bench HOST PORT BYTES COUNT [WARMUP]
+ *        COUNT transfers of BYTES: connect, write, shutdown(SHUT_WR), wait for EOF from a
+ *        sink. Prints one line per sample ("SAMPLE i ms mbps acked_ms") and a summary line
+ *        "BENCH bytes=N count=N median_mbps=X p10_mbps=X p90_mbps=X median_ms=X".
+ * Exit status 0 on success. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int dial(const char *host, int port) {
+  struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+  if (inet_pton(AF_INET, host, &a.sin_addr) != 1) { fprintf(stderr, "vnet: bad address %s\n", host); exit(2); }
+  /* The peer's listener may still be starting: retry refused connects for 20 s. */
+  for (int tries = 0;; tries++) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) { perror("vnet: socket"); exit(1); }
+    if (!connect(s, (struct sockaddr *)&a, sizeof a)) return s;
+    if ((errno != ECONNREFUSED && errno != EHOSTUNREACH) || tries >= 200) { perror("vnet: connect"); exit(1); }
+    close(s);
+    usleep(100000);
+  }
+}
+
+static int listen_on(int port) {
+  struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = INADDR_ANY };
+  int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 16)) { perror("vnet: listen"); exit(1); }
+  return s;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    p += w; n -= (size_t)w;
+  }
+  return 0;
+}
+
+static void drain(int fd) { /* read until EOF */
+  static char buf[65536];
+  while (read(fd, buf, sizeof buf) > 0) {}
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  static char buf[65536];
+  if (argc >= 4 && !strcmp(argv[1], "gen")) {
+    unsigned long long left = strtoull(argv[2], 0, 0);
+    uint64_t x = strtoull(argv[3], 0, 0) * 0x9E3779B97F4A7C15ULL + 1;
+    while (left) {
+      size_t n = left < sizeof buf ? left : sizeof buf;
+      for (size_t i = 0; i < n; i += 8) {
+        x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+        uint64_t v = x * 0x2545F4914F6CDD1DULL;
+        memcpy(buf + i, &v, 8);
+      }
+      if (write_all(1, buf, n)) return 1;
+      left -= n;
+    }
+    return 0;
+  }
+  if (argc == 4 && !strcmp(argv[1], "send")) {
+    int s = dial(argv[2], atoi(argv[3]));
+    ssize_t r;
+    while ((r = read(0, buf, sizeof buf)) > 0) if (write_all(s, buf, (size_t)r)) { perror("vnet: write"); return 1; }
+    shutdown(s, SHUT_WR);
+    drain(s);
+    return 0;
+  }
+  if (argc == 3 && !strcmp(argv[1], "recv")) {
+    int l = listen_on(atoi(argv[2])), c = accept(l, 0, 0);
+    ssize_t r;
+    if (c < 0) { perror("vnet: accept"); return 1; }
+    while ((r = read(c, buf, sizeof buf)) > 0) if (write_all(1, buf, (size_t)r)) return 1;
+    close(c);
+    return 0;
+  }
+  if (argc == 3 && !strcmp(argv[1], "sink")) {
+    int l = listen_on(atoi(argv[2]));
+    for (;;) {
+      int c = accept(l, 0, 0);
+      if (c < 0) continue;
+      drain(c);
+      close(c);
+    }
+  }
+  if (argc >= 6 && !strcmp(argv[1], "bench")) {
+    long bytes = atol(argv[4]), count = atol(argv[5]), warm = argc > 6 ? atol(argv[6]) : 2;
+    double *mbps = calloc((size_t)count, sizeof *mbps), *ms = calloc((size_t)count, sizeof *ms);
+    char *data = malloc((size_t)bytes);
+    memset(data, 0x5a, (size_t)bytes);
+    for (long i = -warm; i < count; i++) {
+      double t0 = now_ms();
+      int s = dial(argv[2], atoi(argv[3])), one = 1;
+      setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (write_all(s, data, (size_t)bytes)) { perror("vnet: write"); return 1; }
+      /* "all data acknowledged": the send queue (unacked bytes) is empty */
+      double acked = -1;
+      for (int spins = 0; spins < 2000000; spins++) {
+        int outq = 0;
+        if (ioctl(s, SIOCOUTQ, &outq) || outq == 0) { acked = now_ms() - t0; break; }
+        usleep(50);
+      }
+      shutdown(s, SHUT_WR);
+      drain(s);
+      close(s);
+      double t = now_ms() - t0;
+      if (i < 0) continue;
+      ms[i] = t;
+      mbps[i] = bytes * 8.0 / (t * 1e3);
+      printf("SAMPLE %ld %.3f %.2f %.3f\n", i, t, mbps[i], acked);
+    }
+    qsort(mbps, (size_t)count, sizeof *mbps, cmp_double);
+    qsort(ms, (size_t)count, sizeof *ms, cmp_double);
+    printf("BENCH bytes=%ld count=%ld median_mbps=%.2f p10_mbps=%.2f p90_mbps=%.2f median_ms=%.3f\n",
+           bytes, count, mbps[count / 2], mbps[count / 10], mbps[(count * 9) / 10], ms[count / 2]);
+    return 0;
+  }
+  fprintf(stderr, "usage: vnet gen BYTES SEED | send HOST PORT | recv PORT | sink PORT | bench HOST PORT BYTES COUNT [WARMUP]\n");
+  return 2;
+}
