@@ -9,12 +9,16 @@ cd "$ROOT"
 . lab/image.sh
 . lab/qemu.sh
 . lab/test.sh
+. lab/bench.sh
 
 usage() {
   cat <<'USAGE'
 usage: ./run-xen.sh COMMAND [ARGS]
 
-  demo              the main job: boot the lab, start the vsnoop driver domain, show its console
+  demo              the main job: boot the lab, start the vsnoop driver domain and guests,
+                    measure vSnoop off vs on for 100 KB transfers to a CPU-contended guest
+  bench             the full benchmark: vsnoop (vSnoop off/on) vs a Linux driver domain, 100 KB
+                    and 1 MB transfers; table + target/bench/{samples,summary}.csv + cdf-100k.png
   test [SCENARIO..] host tests (cargo test) and lab scenarios; prints PASS/FAIL lines and
                     "N passed, N failed"; exits non-zero on any failure.
                     SCENARIO names: see lab/scenarios/ (default: all). "host" = cargo tests only.
@@ -43,6 +47,7 @@ case "$cmd" in
   image) lab_setup; image_build ;;
   boot) lab_setup; kernel_build; image_build; lab_boot_interactive ;;
   demo) lab_setup; kernel_build; image_build; lab_demo ;;
+  bench) lab_setup; kernel_build; image_build; lab_bench "$ROOT/target/bench" "vsnoop linux" 4 "${VSNOOP_BENCH_COUNT:-100}" 100000,1000000 ;;
   test) lab_setup; lab_test "$@" ;;
   help|-h|--help) usage ;;
   *) usage; exit 2 ;;

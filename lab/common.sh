@@ -12,7 +12,7 @@ KERNEL_ELF="$ROOT/target/x86_64-xen/release/vsnoop"
 HOST_PACKAGES=(
   rustc-web cargo-web rust-web-src rustfmt-web rust-web-clippy binutils gcc libc6-dev
   libxen-dev qemu-system-x86 debootstrap busybox-static cpio kmod gzip xz-utils
-  coreutils util-linux
+  coreutils util-linux gnuplot-nox fonts-dejavu-core
 )
 
 log() { printf '[vsnoop-lab] %s\n' "$*" >&2; }

@@ -19,6 +19,10 @@ const TICK_NS: u64 = 100_000_000;
 /// How often counters go to the console (debug level) and xenstore.
 const STATS_EVERY_NS: u64 = 10_000_000_000;
 const SHUTDOWN_TOKEN: &str = "vsnoop-control";
+const SNOOP_TOKEN: &str = "vsnoop-snoop";
+/// Runtime switch for vSnoop (`on`/`off`), written by the host's admin in dom0:
+/// `xenstore-write /local/domain/<vsnoop>/control/vsnoop-snoop off`.
+const SNOOP_KEY: &str = "control/vsnoop-snoop";
 
 /// Settings from the command line (docs/config.md).
 pub struct ServeConfig {
@@ -70,6 +74,9 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     if let Err(e) = xs::with(|x| x.watch("control/shutdown", SHUTDOWN_TOKEN)) {
         log::error!("cannot watch control/shutdown: {e:?}");
     }
+    if let Err(e) = xs::with(|x| x.watch(SNOOP_KEY, SNOOP_TOKEN)) {
+        log::error!("cannot watch {SNOOP_KEY}: {e:?}");
+    }
     if let Err(e) = nb.start(&mut hv) {
         log::error!("netback cannot start: {e:?}");
     }
@@ -109,7 +116,22 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
 
         // Xenstore: watch events (ours and netback's).
         while let Ok(Some(ev)) = xs::with(|x| x.poll_watch()) {
-            if ev.token == SHUTDOWN_TOKEN {
+            if ev.token == SNOOP_TOKEN {
+                if let Ok(v) = xs::with(|x| x.read_string(Tx::NONE, SNOOP_KEY)) {
+                    let on = match v.trim() {
+                        "on" | "1" => true,
+                        "off" | "0" => false,
+                        other => {
+                            log::warn!("{SNOOP_KEY}: '{other}' is not on/off, ignored");
+                            engine.is_enabled()
+                        }
+                    };
+                    if on != engine.is_enabled() {
+                        engine.set_enabled(on);
+                        log::info!("vSnoop switched {}", if on { "on" } else { "off" });
+                    }
+                }
+            } else if ev.token == SHUTDOWN_TOKEN {
                 if let Some(reason) = shutdown_request() {
                     log::info!("shutdown requested by the toolstack: tearing down");
                     nb.shutdown(&mut hv);

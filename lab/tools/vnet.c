@@ -3,6 +3,7 @@
  *   vnet send HOST PORT          stdin to a TCP connection; half-close; wait for the peer's EOF
  *   vnet recv PORT               accept one connection; its bytes to stdout until EOF
  *   vnet sink PORT               accept connections forever; read each to EOF, then close
+ *   vnet load BUSY_MS IDLE_MS    forever: spin BUSY_MS, sleep IDLE_MS (a VM's CPU load)
  *   vnet bench HOST PORT BYTES COUNT [WARMUP]
  *        COUNT transfers of BYTES: connect, write, shutdown(SHUT_WR), wait for EOF from a
  *        sink. Prints one line per sample ("SAMPLE i ms mbps acked_ms") and a summary line
@@ -112,6 +113,14 @@ int main(int argc, char **argv) {
       close(c);
     }
   }
+  if (argc == 4 && !strcmp(argv[1], "load")) {
+    double busy = atof(argv[2]), idle = atof(argv[3]);
+    for (;;) {
+      double t0 = now_ms();
+      while (now_ms() - t0 < busy) {}
+      usleep((useconds_t)(idle * 1000));
+    }
+  }
   if (argc >= 6 && !strcmp(argv[1], "bench")) {
     long bytes = atol(argv[4]), count = atol(argv[5]), warm = argc > 6 ? atol(argv[6]) : 2;
     double *mbps = calloc((size_t)count, sizeof *mbps), *ms = calloc((size_t)count, sizeof *ms);
@@ -144,6 +153,6 @@ int main(int argc, char **argv) {
            bytes, count, mbps[count / 2], mbps[count / 10], mbps[(count * 9) / 10], ms[count / 2]);
     return 0;
   }
-  fprintf(stderr, "usage: vnet gen BYTES SEED | send HOST PORT | recv PORT | sink PORT | bench HOST PORT BYTES COUNT [WARMUP]\n");
+  fprintf(stderr, "usage: vnet gen BYTES SEED | send HOST PORT | recv PORT | sink PORT | load BUSY_MS IDLE_MS | bench HOST PORT BYTES COUNT [WARMUP]\n");
   return 2;
 }
