@@ -4,32 +4,8 @@
 /// A MAC address.
 pub type Mac = [u8; 6];
 
-/// Longest value we accept for a number (`u32::MAX` has 10 digits).
-const MAX_DIGITS: usize = 10;
-
-fn strip_nul(s: &[u8]) -> &[u8] {
-    // Some writers include the C terminator; accept exactly one.
-    s.strip_suffix(b"\0").unwrap_or(s)
-}
-
-/// A decimal `u32`: ASCII digits only (one trailing NUL tolerated), no sign, no spaces.
-pub fn parse_u32(s: &[u8]) -> Option<u32> {
-    let s = strip_nul(s);
-    if s.is_empty() || s.len() > MAX_DIGITS || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v = s.iter().fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64);
-    u32::try_from(v).ok()
-}
-
-/// A boolean feature flag: exactly `0` or `1`.
-pub fn parse_bool(s: &[u8]) -> Option<bool> {
-    match parse_u32(s)? {
-        0 => Some(false),
-        1 => Some(true),
-        _ => None,
-    }
-}
+use crate::xenstore::value::strip_nul;
+pub use crate::xenstore::value::{parse_bool, parse_path, parse_u32};
 
 /// `aa:bb:cc:dd:ee:ff` (hex, either case). Multicast/broadcast addresses are refused:
 /// a vif's address is a unicast one.
@@ -61,26 +37,6 @@ fn hex(c: u8) -> Option<u8> {
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     }
-}
-
-/// A xenstore path we are willing to use as a frontend directory: absolute, printable
-/// ASCII without spaces, no empty / `.` / `..` components, bounded length.
-pub fn parse_path(s: &[u8]) -> Option<&str> {
-    let s = strip_nul(s);
-    if s.len() < 2 || s.len() > 256 || s[0] != b'/' || s.ends_with(b"/") {
-        return None;
-    }
-    if !s.iter().all(|&c| c.is_ascii_graphic()) {
-        return None;
-    }
-    let st = core::str::from_utf8(s).ok()?;
-    if st[1..]
-        .split('/')
-        .any(|c| c.is_empty() || c == "." || c == "..")
-    {
-        return None;
-    }
-    Some(st)
 }
 
 /// Formats a MAC as `aa:bb:cc:dd:ee:ff`.

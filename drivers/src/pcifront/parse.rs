@@ -47,48 +47,13 @@ impl fmt::Display for PciAddress {
     }
 }
 
-/// Longest decimal we accept (`u32::MAX` has 10 digits).
-const MAX_DIGITS: usize = 10;
-
-fn strip_nul(s: &[u8]) -> &[u8] {
-    // Some writers include the C terminator; accept exactly one.
-    s.strip_suffix(b"\0").unwrap_or(s)
-}
-
-/// A decimal `u32`: ASCII digits only, no sign, no spaces (one trailing NUL tolerated).
-pub fn parse_u32(s: &[u8]) -> Option<u32> {
-    let s = strip_nul(s);
-    if s.is_empty() || s.len() > MAX_DIGITS || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v = s.iter().fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64);
-    u32::try_from(v).ok()
-}
+use crate::xenstore::value::strip_nul;
+pub use crate::xenstore::value::{parse_path, parse_u32};
 
 /// A domain id: decimal, below `DOMID_FIRST_RESERVED` (0x7ff0).
 pub fn parse_domid(s: &[u8]) -> Option<DomId> {
     let v = parse_u32(s)?;
     (v < 0x7ff0).then_some(v as DomId)
-}
-
-/// A xenstore path usable as a backend directory: absolute, printable ASCII without
-/// spaces, no empty / `.` / `..` components, at most 256 bytes.
-pub fn parse_path(s: &[u8]) -> Option<&str> {
-    let s = strip_nul(s);
-    if s.len() < 2 || s.len() > 256 || s[0] != b'/' || s.ends_with(b"/") {
-        return None;
-    }
-    if !s.iter().all(|&c| c.is_ascii_graphic()) {
-        return None;
-    }
-    let st = core::str::from_utf8(s).ok()?;
-    if st[1..]
-        .split('/')
-        .any(|c| c.is_empty() || c == "." || c == "..")
-    {
-        return None;
-    }
-    Some(st)
 }
 
 /// 1..=`max` hex digits (either case) as a number.

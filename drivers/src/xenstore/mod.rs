@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod ring;
+pub mod value;
 pub mod wire;
 
 pub use client::{Doorbell, Timeout, Tx, XsClient, XsError, MAX_QUEUED_EVENTS};
