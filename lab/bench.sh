@@ -16,7 +16,7 @@ LOAD=60:40"
   LAB_SMP=3 XEN_EXTRA="sched=credit dom0_max_vcpus=1 dom0_vcpus_pin" qemu_args "$initrd"
   logf="$out/console.log"
   log "booting the benchmark lab (3 pCPUs, credit scheduler); console log: $logf"
-  timeout "${VSNOOP_BENCH_TIMEOUT:-3600}" "${QEMU_ARGS[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$logf" \
+  timeout "${VSNOOP_BENCH_TIMEOUT:-3600}" "${QEMU_ARGS[@]}" </dev/null 2>&1 | sed -u 's/\r$//' | tee "$logf" \
     | grep --line-buffered -E '^(LAB:|BENCH-|\[vsnoop\])' || true
   rm -rf "$(dirname "$initrd")"
   bench_report "$out"

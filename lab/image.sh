@@ -72,6 +72,8 @@ image_build() {
   rm -rf "$IMG"
   mv "$t" "$IMG"
   touch "$IMG/.done"
+  # Older images (other versions or recipes) are dead weight: keep only this one.
+  find "$CACHE_ROOT" -maxdepth 1 -name 'xen-*' -type d ! -path "$IMG" -exec rm -rf {} +
   log "image ready: $(du -sh "$IMG" | cut -f1) in $IMG"
 }
 

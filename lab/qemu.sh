@@ -41,6 +41,9 @@ lab_initrd() { # mode [scenario...]
   mkdir -p "$d/x/lab/scenarios" "$d/x/lab/config"
   echo "$mode" >"$d/x/lab/mode"
   printf '%s\n' "$@" >"$d/x/lab/run.list"
+  # Settings scenarios read (lab/dom0/lab-lib.sh sources it).
+  local bytes=${VSNOOP_LAB_BYTES:-8000000}
+  printf 'LAB_BYTES=%s\nSCENARIO_TIMEOUT=%s\n' "$bytes" $((300 + bytes / 100000)) >"$d/x/lab/lab.env"
   cp "$LAB_DIR"/scenarios/*.sh "$d/x/lab/scenarios/"
   cp -r "$LAB_DIR/bench" "$d/x/lab/bench"
   [ -n "${BENCH_NAME:-}" ] && echo "$BENCH_NAME" >"$d/x/lab/bench.name"
@@ -74,5 +77,5 @@ lab_boot_interactive() {
 
 # The main job: the vSnoop benchmark, short and vsnoop-only (off vs on).
 lab_demo() {
-  lab_bench "$ROOT/target/demo" vsnoop 2 "${VSNOOP_DEMO_COUNT:-60}" 100000
+  lab_bench "$ROOT/target/demo" vsnoop 4 "${VSNOOP_DEMO_COUNT:-50}" 100000
 }

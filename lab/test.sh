@@ -56,7 +56,7 @@ lab_scenarios() {
   mkdir -p "$ROOT/target/lab"
   log "lab: booting Xen + dom0 for: $* (console log: $logf)"
   set +e
-  timeout "${VSNOOP_TIMEOUT:-600}" "${QEMU_ARGS[@]}" </dev/null >"$logf" 2>&1
+  timeout "${VSNOOP_TIMEOUT:-$((1200 + ${VSNOOP_LAB_BYTES:-8000000} / 50000))}" "${QEMU_ARGS[@]}" </dev/null >"$logf" 2>&1
   rc=$?
   set -e
   rm -rf "$(dirname "$initrd")"
@@ -73,7 +73,7 @@ lab_scenarios() {
       if ! grep -q '^LAB: dom0 ready' "$logf.txt"; then
         reason="LAB: dom0 never came up (qemu exit $rc)"
       elif [ "$rc" -eq 124 ]; then
-        reason="timed out after ${VSNOOP_TIMEOUT:-600}s (hung boot killed)"
+        reason="LAB or vsnoop: the boot timed out and was killed (hung)"
       else
         reason="no verdict (qemu exit $rc)"
       fi

@@ -63,8 +63,9 @@ lab_run_list() {
 
 # --- two guests behind a driver domain ---------------------------------------------------
 GUEST_LOG=/var/log/xen/console
-# Bytes each guest sends its peer (the issue asks 100 MB; under TCG that takes ~10 min,
-# so the default run moves 8 MB; set LAB_BYTES in the scenario environment for more).
+# Bytes each guest sends its peer: VSNOOP_LAB_BYTES on the host (default 8 MB: under TCG,
+# 100 MB each way takes several minutes per scenario).
+[ -f /lab/lab.env ] && . /lab/lab.env
 LAB_BYTES=${LAB_BYTES:-8000000}
 
 # start_guest NAME IP PEER-IP MAC BACKEND [extra cmdline words]
@@ -83,7 +84,7 @@ guest_done() { grep -q "^GUEST-DONE" "$GUEST_LOG/guest-$1.log" 2>/dev/null; }
 # The guests' traffic test: both reach each other and exchange BYTES each way intact.
 # pair_traffic_ok BACKEND (prints why on failure)
 pair_traffic_ok() {
-  wait_for 240 guest_done g1 && wait_for 60 guest_done g2 || {
+  wait_for $((240 + LAB_BYTES / 100000)) guest_done g1 && wait_for 60 guest_done g2 || {
     show_console g1 | tail -15; show_console g2 | tail -15; echo "guests did not finish"; return 1; }
   for g in g1 g2; do
     case "$(guest_line $g GUEST-PING)" in ok*) note "$g ping: $(guest_line $g GUEST-PING)" ;; *) echo "$g could not ping its peer"; return 1 ;; esac
