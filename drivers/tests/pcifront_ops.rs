@@ -5,24 +5,10 @@ mod pcifront_sim;
 
 use drivers::pcifront::bar::{mmio_regions, msix_table_size, PCI_CAP_ID_MSIX, PCI_CAP_ID_VNDR};
 use drivers::pcifront::{
-    capabilities, find_capability, probe_bars, BackendCode, BarKind, ConfigOps, Limits, MmioRegion,
-    PciAddress, PciError, PciFront,
+    capabilities, find_capability, probe_bars, BackendCode, BarKind, ConfigOps, MmioRegion,
+    PciAddress, PciError,
 };
 use pcifront_sim::*;
-
-const DEV: PciAddress = PciAddress {
-    domain: 0,
-    bus: 0,
-    devfn: 0,
-};
-
-fn connected(dev: FakeDevice) -> (Sim, PciFront<Sim>) {
-    let sim = Sim::new(dev);
-    // SAFETY: a leaked page used only by this frontend and the simulated backend.
-    let mut f = unsafe { PciFront::new(sim.clone(), page(), Limits::default()) };
-    f.connect(&mut sim.clone(), FE_DIR).unwrap();
-    (sim, f)
-}
 
 #[test]
 fn config_reads_and_writes_of_each_size() {

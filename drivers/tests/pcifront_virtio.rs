@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::rc::Rc;
 
-use drivers::pcifront::{Limits, PciAddress, PciError, PciFront, SharedConfig};
+use drivers::pcifront::{Limits, PciError, PciFront, SharedConfig};
 use drivers::virtio_glue::caps::CapsError;
 use drivers::virtio_glue::hal::contiguous_machine;
 use drivers::virtio_glue::transport::VIRTIO_F_ACCESS_PLATFORM;
@@ -145,20 +145,6 @@ fn fake_bar4() -> *mut u8 {
             .push((BAR4_ADDR, BAR4_SIZE as usize, p as usize))
     });
     p
-}
-
-const DEV: PciAddress = PciAddress {
-    domain: 0,
-    bus: 0,
-    devfn: 0,
-};
-
-fn connected(dev: FakeDevice) -> (Sim, PciFront<Sim>) {
-    let sim = Sim::new(dev);
-    // SAFETY: a leaked page used only by this frontend and the simulated backend.
-    let mut f = unsafe { PciFront::new(sim.clone(), page(), Limits::default()) };
-    f.connect(&mut sim.clone(), FE_DIR).unwrap();
-    (sim, f)
 }
 
 #[test]

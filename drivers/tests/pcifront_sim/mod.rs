@@ -477,3 +477,21 @@ impl Store for Sim {
 pub fn page() -> NonNull<XenPciSharedinfo> {
     NonNull::from(Box::leak(Box::new(XenPciSharedinfo::default())))
 }
+
+/// The passed-through device as the guest sees it (0000:00:00.0).
+pub const DEV: drivers::pcifront::PciAddress = drivers::pcifront::PciAddress {
+    domain: 0,
+    bus: 0,
+    devfn: 0,
+};
+
+/// A frontend connected to a simulated pciback serving `dev`.
+pub fn connected(dev: FakeDevice) -> (Sim, drivers::pcifront::PciFront<Sim>) {
+    let sim = Sim::new(dev);
+    // SAFETY: a leaked page used only by this frontend and the simulated backend.
+    let mut f = unsafe {
+        drivers::pcifront::PciFront::new(sim.clone(), page(), drivers::pcifront::Limits::default())
+    };
+    f.connect(&mut sim.clone(), FE_DIR).unwrap();
+    (sim, f)
+}
