@@ -33,9 +33,9 @@ bench_report() {
   fi
   # Per (dd, mode, size): median / p10 / p90 throughput over all samples, median time,
   # median "all data acknowledged" time, ping average.
-  awk -F, 'NR > 1 {k = $1 "," $2 "," $4; n[k]++; v[k, n[k]] = $6; t[k, n[k]] = $5; a[k, n[k]] = $7}
+  awk -F, 'NR > 1 {k = $1 "," $2 "," $4; n[k]++; v[k, n[k]] = $6 + 0; t[k, n[k]] = $5 + 0; a[k, n[k]] = $7 + 0}
     function sortk(k, arr,   i, j, x) {
-      for (i = 1; i <= n[k]; i++) s[i] = arr[k, i]
+      for (i = 1; i <= n[k]; i++) s[i] = arr[k, i] + 0
       for (i = 2; i <= n[k]; i++) { x = s[i]; for (j = i - 1; j > 0 && s[j] > x; j--) s[j + 1] = s[j]; s[j + 1] = x }
     }
     END {

@@ -77,5 +77,5 @@ lab_boot_interactive() {
 
 # The main job: the vSnoop benchmark, short and vsnoop-only (off vs on).
 lab_demo() {
-  lab_bench "$ROOT/target/demo" vsnoop 4 "${VSNOOP_DEMO_COUNT:-50}" 100000
+  lab_bench "$ROOT/target/demo" vsnoop 4 "${VSNOOP_DEMO_COUNT:-100}" 100000,1000000
 }
