@@ -53,32 +53,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_flags_and_paths_are_strict() {
-        assert_eq!(parse_u32(b"42\0"), Some(42));
+    fn numbers() {
+        assert_eq!(parse_u32(b"0"), Some(0));
+        assert_eq!(parse_u32(b"768"), Some(768));
+        assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32(b"12\0"), Some(12));
         for bad in [
             &b""[..],
+            b"4294967296",
             b"-1",
+            b"+1",
             b" 1",
             b"1 ",
-            b"4294967296",
-            b"12345678901",
+            b"0x10",
             b"0x1",
+            b"1\0\0",
+            b"99999999999",
+            b"12345678901",
         ] {
             assert_eq!(parse_u32(bad), None, "{bad:?}");
         }
         assert_eq!(parse_bool(b"1"), Some(true));
+        assert_eq!(parse_bool(b"0"), Some(false));
         assert_eq!(parse_bool(b"2"), None);
+    }
+
+    #[test]
+    fn paths() {
         assert_eq!(
-            parse_path(b"/local/domain/3/device/vif/0"),
-            Some("/local/domain/3/device/vif/0")
+            parse_path(b"/local/domain/5/device/vif/0"),
+            Some("/local/domain/5/device/vif/0")
         );
         for bad in [
-            &b"relative"[..],
-            b"/",
+            &b"local/domain"[..],
+            b"relative",
             b"/a//b",
             b"/a/../b",
-            b"/a/b/",
             b"/a b",
+            b"/",
+            b"/a/",
             b"/a/\xff",
         ] {
             assert_eq!(parse_path(bad), None, "{bad:?}");
