@@ -105,7 +105,10 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                 }
             }
         }
-        let any_pending = ports.iter().any(|p| events::take_pending(*p));
+        // Clear every pending bit (not just the first): this turn serves all ports anyway.
+        let any_pending = ports
+            .iter()
+            .fold(false, |any, p| events::take_pending(*p) | any);
         if !more_work && !any_pending {
             let _ = hypercall::sched_poll(&ports[..ports.len().min(128)], time::now_ns() + TICK_NS);
             for p in &ports {
