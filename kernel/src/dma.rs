@@ -71,3 +71,14 @@ pub fn free(r: DmaRegion) {
     // SAFETY: allocated by `alloc` with this layout.
     unsafe { dealloc(r.va as *mut u8, DmaRegion::layout(r.order)) };
 }
+
+/// Returns a region given by its parts (`va` and the page count passed to [`alloc`]).
+///
+/// # Safety
+/// `va` and `pages` are exactly what one [`alloc`] call returned / was given, and nothing
+/// (us or a device) uses the memory any more.
+pub unsafe fn free_parts(va: u64, pages: usize) {
+    let order = pages.max(1).next_power_of_two().trailing_zeros();
+    // SAFETY: forwarded contract: `alloc` used this layout for `va`.
+    unsafe { dealloc(va as *mut u8, DmaRegion::layout(order)) };
+}

@@ -31,6 +31,8 @@ mod logger;
 #[cfg(target_os = "none")]
 mod mm;
 #[cfg(target_os = "none")]
+mod nic;
+#[cfg(target_os = "none")]
 mod selftest;
 #[cfg(target_os = "none")]
 mod serve;

@@ -25,6 +25,7 @@ use xen::hypercall;
 const PTE_PRESENT: u64 = 1 << 0;
 const PTE_RW: u64 = 1 << 1;
 const PTE_USER: u64 = 1 << 2;
+const PTE_PWT: u64 = 1 << 3;
 const PTE_PCD: u64 = 1 << 4;
 const PTE_ACCESSED: u64 = 1 << 5;
 const PTE_DIRTY: u64 = 1 << 6;
@@ -35,8 +36,9 @@ const DIR_FLAGS: u64 = PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRT
 pub const PAGE_RW: u64 = PTE_PRESENT | PTE_RW | PTE_ACCESSED | PTE_DIRTY;
 /// Flags of a read-only data page.
 pub const PAGE_RO: u64 = PTE_PRESENT | PTE_ACCESSED;
-/// Flags of an uncached writable page (device memory).
-pub const PAGE_RW_UNCACHED: u64 = PAGE_RW | PTE_PCD;
+/// Flags of an uncached writable page (device memory): PCD|PWT select PAT entry 3, which
+/// is UC in the PAT Xen sets up for PV guests.
+pub const PAGE_RW_UNCACHED: u64 = PAGE_RW | PTE_PCD | PTE_PWT;
 
 /// Page-table pages available for mapping the heap and windows (each L1 covers 2 MiB).
 const PT_POOL_PAGES: usize = 96;
@@ -253,6 +255,65 @@ pub fn window_alloc() -> Result<Window, MmError> {
         }
     }
     Err(MmError::NoWindow)
+}
+
+/// Maps `pages` frames of device memory, starting at machine frame `mfn`, uncached at
+/// consecutive window slots and returns the virtual address of the first. The mapping is
+/// permanent (BARs stay mapped for the domain's life). Xen checks that the toolstack
+/// granted us the range (`iomem` permission); a refusal undoes what was mapped.
+///
+/// # Safety
+/// The frames must be device memory we may access (a BAR of a device passed to us): Rust
+/// does not own them and only volatile accesses may go through the mapping.
+pub unsafe fn map_io(mfn: u64, pages: usize) -> Result<u64, MmError> {
+    let mut guard = MM.lock();
+    let mm = guard.as_mut().ok_or(MmError::NoWindow)?;
+    if pages == 0 || pages > WINDOW_PAGES {
+        return Err(MmError::NoWindow);
+    }
+    let used = |mm: &Mm, slot: usize| mm.windows_used[slot / 64] & (1 << (slot % 64)) != 0;
+    let first = (0..=WINDOW_PAGES - pages)
+        .find(|&s| (s..s + pages).all(|i| !used(mm, i)))
+        .ok_or(MmError::NoWindow)?;
+    for slot in first..first + pages {
+        mm.windows_used[slot / 64] |= 1 << (slot % 64);
+    }
+    let base = WINDOW_BASE + (first * PAGE_SIZE) as u64;
+    let mut done = 0;
+    let mut result = Ok(base);
+    for i in 0..pages {
+        let va = base + (i * PAGE_SIZE) as u64;
+        let r = mm.l1_entry(va).and_then(|_| {
+            // SAFETY: a free window slot (ours, nothing references it) pointed at device
+            // memory the caller vouches for.
+            unsafe {
+                hypercall::update_va_mapping(
+                    va,
+                    ((mfn + i as u64) << 12) | PAGE_RW_UNCACHED,
+                    UVMF_INVLPG,
+                )
+            }
+            .map_err(MmError::Xen)
+        });
+        if let Err(e) = r {
+            result = Err(e);
+            break;
+        }
+        done += 1;
+    }
+    if result.is_err() {
+        for i in 0..pages {
+            if i < done {
+                // SAFETY: undoes a mapping made just above; nothing used it yet.
+                let _ = unsafe {
+                    hypercall::update_va_mapping(base + (i * PAGE_SIZE) as u64, 0, UVMF_INVLPG)
+                };
+            }
+            let slot = first + i;
+            mm.windows_used[slot / 64] &= !(1 << (slot % 64));
+        }
+    }
+    result
 }
 
 /// Returns a slot; its mapping must already be gone (grant unmapped or [`unmap`] called).

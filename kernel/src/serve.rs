@@ -12,6 +12,7 @@ use xen::abi::{sched, EvtchnPort};
 use xen::hypercall;
 
 use crate::hv::KernelHv;
+use crate::nic::{self, NicMode, Uplink, UPLINK_PORT};
 use crate::{console, events, time, xs};
 
 /// Longest sleep: switch ageing, flow expiry, stats.
@@ -28,6 +29,7 @@ const SNOOP_KEY: &str = "control/vsnoop-snoop";
 pub struct ServeConfig {
     pub snoop: bool,
     pub max_flows: usize,
+    pub nic: NicMode,
 }
 
 impl ServeConfig {
@@ -35,6 +37,7 @@ impl ServeConfig {
         let mut c = ServeConfig {
             snoop: true,
             max_flows: 4096,
+            nic: NicMode::from_cmdline(cmdline),
         };
         for w in cmdline.split_whitespace() {
             if let Some(v) = w.strip_prefix("vsnoop.snoop=") {
@@ -80,6 +83,10 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     if let Err(e) = nb.start(&mut hv) {
         log::error!("netback cannot start: {e:?}");
     }
+    let mut uplink: Option<Uplink> = nic::start(cfg.nic);
+    if uplink.is_some() {
+        nb.add_uplink(UPLINK_PORT);
+    }
     log::info!(
         "serving: netback up, vSnoop {} ({} flows max)",
         if cfg.snoop { "on" } else { "off" },
@@ -105,12 +112,23 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                 }
             }
         }
+        let mut sleep_ns = TICK_NS;
+        let mut nic_pending = false;
+        if let Some(u) = uplink.as_mut() {
+            ports.extend(u.ports());
+            nic_pending = u.take_events();
+            sleep_ns = sleep_ns.min(u.max_sleep_ns().unwrap_or(TICK_NS));
+        }
         // Clear every pending bit (not just the first): this turn serves all ports anyway.
         let any_pending = ports
             .iter()
-            .fold(false, |any, p| events::take_pending(*p) | any);
+            .fold(nic_pending, |any, p| events::take_pending(*p) | any);
         if !more_work && !any_pending {
-            let _ = hypercall::sched_poll(&ports[..ports.len().min(128)], time::now_ns() + TICK_NS);
+            let _ =
+                hypercall::sched_poll(&ports[..ports.len().min(128)], time::now_ns() + sleep_ns);
+            if let Some(u) = uplink.as_mut() {
+                u.take_events();
+            }
             for p in &ports {
                 events::take_pending(*p);
             }
@@ -138,6 +156,9 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                 if let Some(reason) = shutdown_request() {
                     log::info!("shutdown requested by the toolstack: tearing down");
                     nb.shutdown(&mut hv);
+                    if let Some(u) = uplink.take() {
+                        u.stop();
+                    }
                     return reason;
                 }
             } else {
@@ -162,6 +183,14 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
 
         // Guest TX -> vSnoop (learn, suppress duplicate ACKs) -> switch.
         more_work = nb.poll_tx(&mut hv, &mut frames);
+        // The wire -> switch (vSnoop sees these frames when they reach a guest's ring).
+        let mut from_wire = Vec::new();
+        if let Some(u) = uplink.as_mut() {
+            more_work |= u.service(&mut from_wire);
+        }
+        for f in from_wire {
+            nb.forward(f, now, &mut out);
+        }
         for mut f in frames.drain(..) {
             if let PortId::Vif(vif) = f.src {
                 let verdict =
@@ -214,8 +243,15 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         if acks > 0 {
             more_work = true; // deliver the early ACKs to their senders now
         }
-        // No NIC yet: frames for the uplink are dropped (the NIC issue adds the port).
-        out.uplink.clear();
+        // Switch -> the wire.
+        match uplink.as_mut() {
+            Some(u) => {
+                for (_, f) in out.uplink.drain(..) {
+                    u.send(f.data);
+                }
+            }
+            None => out.uplink.clear(),
+        }
 
         if now >= next_stats {
             next_stats = now + STATS_EVERY_NS;
@@ -231,6 +267,13 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                 hv.copy_failures,
                 console::DROPPED_BYTES.load(core::sync::atomic::Ordering::Relaxed)
             );
+            if let Some(u) = uplink.as_ref() {
+                let n = u.counters;
+                log::debug!(
+                    "stats: nic rx {} frames {} B ({} errors), tx {} frames {} B ({} dropped, {} errors), irqs {}",
+                    n.rx_frames, n.rx_bytes, n.rx_errors, n.tx_frames, n.tx_bytes, n.tx_dropped, n.tx_errors, n.irqs
+                );
+            }
         }
     }
 }
