@@ -29,12 +29,11 @@ pub(crate) fn ack_len(data: &Seg, ts: bool) -> usize {
     (l2 + l3 + 20 + if ts { 12 } else { 0 }).max(ETH_MIN_FRAME)
 }
 
-/// Sum of the big-endian 16-bit words of `b` (even length), not folded.
+/// Sum of the big-endian 16-bit words of `b`, not folded.
 #[inline(always)]
-fn sum16(b: &[u8]) -> u32 {
-    b.chunks_exact(2)
-        .map(|w| u16::from_be_bytes([w[0], w[1]]) as u32)
-        .sum()
+fn sum16(b: &[u8; 16]) -> u32 {
+    let (w, _) = b.as_chunks::<2>();
+    w.iter().map(|w| u16::from_be_bytes(*w) as u32).sum()
 }
 
 /// Folds a sum of 16-bit words and complements it: the checksum field.
@@ -49,66 +48,93 @@ fn finish(mut s: u32) -> u16 {
 /// Flags: ACK only (no SACK blocks, no ECE, no data). The IP header keeps the data
 /// frame's DSCP with ECN cleared (not-ECT, as for any pure ACK, RFC 3168 §6.1.4).
 ///
-/// A fixed-layout writer: every field is stored directly and both checksums are
-/// summed from the field values (the addresses once, for the IPv4 header and the
-/// pseudo-header). The frame is the one [`crate::wire::SegmentSpec::write`] would
-/// produce for the same fields (checked in the tests below).
+/// A fixed-layout writer: `out` is split once into fixed-size header arrays
+/// (Ethernet, IPv4 or IPv6, TCP, timestamps option, padding), every field is
+/// stored directly and both checksums are summed from the field values (the
+/// addresses once, for the IPv4 header and the pseudo-header). Nothing is read
+/// back and nothing beyond the frame is written. The frame is the one
+/// [`crate::wire::SegmentSpec::write`] would produce for the same fields (checked in
+/// the tests below).
+///
+/// There is no per-flow ACK template to patch: a flow entry has no room for one,
+/// and the only fields that do not change from one early ACK to the next (MACs,
+/// tag, addresses, ports) are copied or stored in a few moves anyway; the
+/// checksums are computed from the ~20 field values that make them up, which costs
+/// about what an RFC 1624 update of the changed fields would.
+#[inline(always)]
 pub(crate) fn write_ack(frame: &[u8], data: &Seg, a: &AckFields, out: &mut [u8]) -> Option<usize> {
     let total = ack_len(data, a.timestamps.is_some());
     let out = out.get_mut(..total)?;
     let l3 = data.l3_off as usize;
     // `frame` is the data frame `data` was parsed from: MACs swapped, the 802.1Q
     // tag (TPID + TCI) copied as is.
-    let l2 = frame.get(..l3)?;
-    out[0..6].copy_from_slice(&l2[6..12]);
-    out[6..12].copy_from_slice(&l2[0..6]);
-    out[12..l3 - 2].copy_from_slice(&l2[12..l3 - 2]);
-    let tcp_len: usize = if a.timestamps.is_some() { 32 } else { 20 };
+    let (macs, tag) = frame.get(..l3)?.split_first_chunk::<12>()?;
+    // The data frame's IP addresses, in wire order: source then destination.
+    let addrs = frame.get(l3 + data.addr_off()..)?;
+    let (eth, rest) = out.split_at_mut_checked(l3)?;
+    let (eth_macs, eth_rest) = eth.split_first_chunk_mut::<12>()?;
+    eth_macs[0..6].copy_from_slice(&macs[6..12]);
+    eth_macs[6..12].copy_from_slice(&macs[0..6]);
     let tos = data.tos & !3;
+    let tcp_len: u16 = if a.timestamps.is_some() { 32 } else { 20 };
     // Pseudo-header sum without the protocol and length words.
-    let (l4, addr_sum) = match data.ip {
+    let (rest, addr_sum) = match data.ip {
         IpVersion::V4 => {
-            out[l3 - 2..l3].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-            let h = &mut out[l3..l3 + 20];
-            let total_len = (20 + tcp_len) as u16;
-            h[0] = 0x45;
-            h[1] = tos;
-            h[2..4].copy_from_slice(&total_len.to_be_bytes());
-            h[4..10].copy_from_slice(&[0, 0, 0x40, 0, 64, 6]);
-            h[12..16].copy_from_slice(&data.dst[12..16]);
-            h[16..20].copy_from_slice(&data.src[12..16]);
-            let (d, s) = (&data.dst, &data.src);
-            let addr = u16::from_be_bytes([d[12], d[13]]) as u32
-                + u16::from_be_bytes([d[14], d[15]]) as u32
-                + u16::from_be_bytes([s[12], s[13]]) as u32
-                + u16::from_be_bytes([s[14], s[15]]) as u32;
+            match (eth_rest, tag) {
+                ([t0, t1, t2, t3, e0, e1], [g0, g1, g2, g3, ..]) => {
+                    [*t0, *t1, *t2, *t3] = [*g0, *g1, *g2, *g3];
+                    [*e0, *e1] = ETHERTYPE_IPV4.to_be_bytes();
+                }
+                ([e0, e1], _) => [*e0, *e1] = ETHERTYPE_IPV4.to_be_bytes(),
+                _ => return None,
+            }
+            let (h, rest) = rest.split_first_chunk_mut::<20>()?;
+            let (s, d) = addrs.split_first_chunk::<4>()?;
+            let d = d.first_chunk::<4>()?;
+            let total_len = 20 + tcp_len;
+            let [l0, l1] = total_len.to_be_bytes();
+            *h = [
+                0x45, tos, l0, l1, 0, 0, 0x40, 0, 64, 6, 0, 0, d[0], d[1], d[2], d[3], s[0], s[1],
+                s[2], s[3],
+            ];
+            let addr = u16::from_be_bytes([d[0], d[1]]) as u32
+                + u16::from_be_bytes([d[2], d[3]]) as u32
+                + u16::from_be_bytes([s[0], s[1]]) as u32
+                + u16::from_be_bytes([s[2], s[3]]) as u32;
             let ip = 0x4500 + tos as u32 + total_len as u32 + 0x4000 + 0x4006 + addr;
             h[10..12].copy_from_slice(&finish(ip).to_be_bytes());
-            (l3 + 20, addr)
+            (rest, addr)
         }
         IpVersion::V6 => {
-            out[l3 - 2..l3].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
-            let h = &mut out[l3..l3 + 40];
-            h[0] = 0x60 | (tos >> 4);
-            h[1] = tos << 4;
-            h[2..4].copy_from_slice(&[0, 0]);
-            h[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
-            h[6] = 6;
-            h[7] = 64;
-            h[8..24].copy_from_slice(&data.dst);
-            h[24..40].copy_from_slice(&data.src);
-            (l3 + 40, sum16(&data.dst) + sum16(&data.src))
+            match (eth_rest, tag) {
+                ([t0, t1, t2, t3, e0, e1], [g0, g1, g2, g3, ..]) => {
+                    [*t0, *t1, *t2, *t3] = [*g0, *g1, *g2, *g3];
+                    [*e0, *e1] = ETHERTYPE_IPV6.to_be_bytes();
+                }
+                ([e0, e1], _) => [*e0, *e1] = ETHERTYPE_IPV6.to_be_bytes(),
+                _ => return None,
+            }
+            let (h, rest) = rest.split_first_chunk_mut::<40>()?;
+            let [p0, p1] = tcp_len.to_be_bytes();
+            h[0..8].copy_from_slice(&[0x60 | (tos >> 4), tos << 4, 0, 0, p0, p1, 6, 64]);
+            let (s, d) = addrs.split_first_chunk::<16>()?;
+            let d = d.first_chunk::<16>()?;
+            h[8..24].copy_from_slice(d);
+            h[24..40].copy_from_slice(s);
+            (rest, sum16(d) + sum16(s))
         }
     };
-    let t = &mut out[l4..l4 + tcp_len];
+    let (t, rest) = rest.split_first_chunk_mut::<20>()?;
     let hdr = (((tcp_len / 4) as u32) << 12) | TcpFlags::ACK as u32;
-    t[0..2].copy_from_slice(&data.dst_port.to_be_bytes());
-    t[2..4].copy_from_slice(&data.src_port.to_be_bytes());
-    t[4..8].copy_from_slice(&a.seq.to_be_bytes());
-    t[8..12].copy_from_slice(&a.ack.to_be_bytes());
-    t[12..14].copy_from_slice(&(hdr as u16).to_be_bytes());
-    t[14..16].copy_from_slice(&a.window.to_be_bytes());
-    t[18..20].copy_from_slice(&[0, 0]);
+    let [sp0, sp1] = data.dst_port.to_be_bytes();
+    let [dp0, dp1] = data.src_port.to_be_bytes();
+    let [s0, s1, s2, s3] = a.seq.to_be_bytes();
+    let [a0, a1, a2, a3] = a.ack.to_be_bytes();
+    let [h0, h1] = (hdr as u16).to_be_bytes();
+    let [w0, w1] = a.window.to_be_bytes();
+    *t = [
+        sp0, sp1, dp0, dp1, s0, s1, s2, s3, a0, a1, a2, a3, h0, h1, w0, w1, 0, 0, 0, 0,
+    ];
     let mut sum = addr_sum
         + 6
         + tcp_len as u32
@@ -120,14 +146,22 @@ pub(crate) fn write_ack(frame: &[u8], data: &Seg, a: &AckFields, out: &mut [u8])
         + (a.ack & 0xffff)
         + hdr
         + a.window as u32;
-    if let Some((v, e)) = a.timestamps {
-        t[20..24].copy_from_slice(&[1, 1, 8, 10]);
-        t[24..28].copy_from_slice(&v.to_be_bytes());
-        t[28..32].copy_from_slice(&e.to_be_bytes());
-        sum += 0x0101 + 0x080a + (v >> 16) + (v & 0xffff) + (e >> 16) + (e & 0xffff);
-    }
+    let rest = match a.timestamps {
+        Some((v, e)) => {
+            let (o, rest) = rest.split_first_chunk_mut::<12>()?;
+            let [v0, v1, v2, v3] = v.to_be_bytes();
+            let [e0, e1, e2, e3] = e.to_be_bytes();
+            *o = [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3];
+            sum += 0x0101 + 0x080a + (v >> 16) + (v & 0xffff) + (e >> 16) + (e & 0xffff);
+            rest
+        }
+        None => rest,
+    };
     t[16..18].copy_from_slice(&finish(sum).to_be_bytes());
-    out[l4 + tcp_len..].fill(0);
+    // Padding to the Ethernet minimum (IPv4 without timestamps only).
+    if !rest.is_empty() {
+        rest.fill(0);
+    }
     Some(total)
 }
 

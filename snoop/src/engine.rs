@@ -1,12 +1,11 @@
 //! The engine: classifies frames, finds flows, runs the state machine, writes
 //! early ACKs and rewrites guest segments.
 
-use alloc::vec;
-use alloc::vec::Vec;
+use alloc::boxed::Box;
 
 use crate::ack::{ack_len, write_ack};
 use crate::counters::{Counters, PassReason};
-use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState};
+use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState, KeyWords};
 use crate::machine::{CsumCheck, RxEnv, RxOutcome, TxOutcome};
 use crate::table::FlowTable;
 use crate::wire::checksum::{update16, update32};
@@ -76,7 +75,7 @@ pub struct Engine {
     table: FlowTable,
     counters: Counters,
     /// One bit per vif: set while its free RX slots are below the threshold.
-    nobuf: Vec<u64>,
+    nobuf: Box<[u64; 1 << 10]>,
 }
 
 impl Engine {
@@ -92,7 +91,7 @@ impl Engine {
             cfg,
             table,
             counters: Counters::default(),
-            nobuf: vec![0u64; 1 << 10],
+            nobuf: Box::new([0u64; 1 << 10]),
         }
     }
 
@@ -174,11 +173,11 @@ impl Engine {
             }
         };
         let t = tick(now_ns);
-        let key = FlowKey::of_network_seg(vif, f);
+        let key = KeyWords::of_seg(vif, f, frame, true);
         let mut csum = CsumCheck::new(frame, csum == RxChecksum::Verify);
         if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
             let r = if csum.ok(f) {
-                match self.find_or_insert(&key, t) {
+                match self.find_or_insert(&FlowKey::of_network_seg(vif, f, frame), t) {
                     Some(i) => {
                         self.table
                             .get_mut(i)
@@ -193,7 +192,7 @@ impl Engine {
             self.counters.rx_pass.bump(r);
             return None;
         }
-        let Some(i) = self.table.find(&key) else {
+        let Some(i) = self.table.find_words(&key) else {
             self.counters.rx_pass.bump(PassReason::NoFlow);
             return None;
         };
@@ -248,8 +247,8 @@ impl Engine {
         let Ok(f) = parse_seg(frame) else {
             return;
         };
-        let key = FlowKey::of_network_seg(vif, &f);
-        if let Some(i) = self.table.find(&key) {
+        let key = KeyWords::of_seg(vif, &f, frame, true);
+        if let Some(i) = self.table.find_words(&key) {
             let flow = self.table.get_mut(i);
             flow.last_seen = tick(now_ns);
             flow.on_sender_lost(&f, &mut self.counters);
@@ -282,9 +281,9 @@ impl Engine {
             }
         };
         let t = tick(now_ns);
-        let key = FlowKey::of_guest_seg(vif, f);
+        let key = KeyWords::of_seg(vif, f, frame, false);
         if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
-            match self.find_or_insert(&key, t) {
+            match self.find_or_insert(&FlowKey::of_guest_seg(vif, f, frame), t) {
                 Some(i) => {
                     self.table.get_mut(i).start_active(f, t, &mut self.counters);
                     self.counters.tx_pass.bump(PassReason::Handshake);
@@ -293,14 +292,14 @@ impl Engine {
             }
             return GuestVerdict::Forward;
         }
-        let Some(i) = self.table.find(&key) else {
+        let Some(i) = self.table.find_words(&key) else {
             self.counters.tx_pass.bump(PassReason::NoFlow);
             return GuestVerdict::Forward;
         };
         let vif_nobuf = self.vif_nobuf(vif);
         let flow = self.table.get_mut(i);
         flow.last_seen = t;
-        if flow.state() == Some(FlowState::NoBuffer) && !vif_nobuf {
+        if !vif_nobuf && flow.state() == Some(FlowState::NoBuffer) {
             flow.goto(FlowState::Active, &mut self.counters);
         }
         let before = flow.state();
@@ -393,7 +392,7 @@ impl Engine {
 
     /// Bytes held by the flow table.
     pub fn table_bytes(&self) -> usize {
-        self.table.slot_count() * Self::FLOW_ENTRY_BYTES
+        self.table.bytes()
     }
 
     /// Snapshot of one flow (state, sequence state, per-flow counters).

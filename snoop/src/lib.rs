@@ -41,7 +41,7 @@ pub type VifId = u16;
 /// Engine configuration, fixed at start-up (except the global switch).
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Flow-table capacity (allocated once in `Engine::new`).
+    /// Flow-table capacity (allocated once in `Engine::new`; at most 2^32 - 2).
     pub max_flows: usize,
     /// A flow idle for this long (ns) may be evicted by `expire_idle` (when that
     /// breaks no rule).

@@ -30,10 +30,15 @@ impl<'a> CsumCheck<'a> {
             cached: None,
         }
     }
+    #[inline(always)]
     pub fn ok(&mut self, f: &Seg) -> bool {
         if !self.verify {
             return true;
         }
+        self.verified(f)
+    }
+    #[inline(never)]
+    fn verified(&mut self, f: &Seg) -> bool {
         let frame = self.frame;
         *self.cached.get_or_insert_with(|| f.checksums_ok(frame))
     }
@@ -80,7 +85,7 @@ const SIGNIFICANT: u8 =
     TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST | TcpFlags::URG | TcpFlags::ECE | TcpFlags::CWR;
 
 fn tsval(f: &Seg) -> Option<u32> {
-    f.opts.timestamps.map(|(v, _)| v)
+    f.opts.tsval()
 }
 
 impl Flow {
@@ -210,6 +215,7 @@ impl Flow {
     }
 
     /// Why the guest's TCP might not accept this data segment, if it might not.
+    #[inline(always)]
     fn unacceptable(&self, f: &Seg, env: &mut RxEnv<'_>) -> Option<PassReason> {
         if !f.flags.has(TcpFlags::ACK) || f.flags.has(TcpFlags::URG) {
             return Some(PassReason::Unusual);
@@ -362,7 +368,7 @@ impl Flow {
         match st {
             FlowState::SynSeen => {
                 if fl_.has(TcpFlags::SYN | TcpFlags::ACK) && f.ack == self.rcv_nxt {
-                    if f.opts.timestamps.is_none() {
+                    if !f.opts.has_ts {
                         self.set_flag(fl::TS_OK, false);
                     } else if ts_ok {
                         self.guest_tsval = tsval(f).unwrap_or(0);

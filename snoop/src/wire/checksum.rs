@@ -1,9 +1,10 @@
 //! Internet checksum (RFC 1071) helpers: full sums, pseudo-headers, and the
 //! incremental update of RFC 1624 used when a field of a guest segment is rewritten.
 //!
-//! Sums are accumulated over native-endian 32-bit halves of 64-bit words (the
-//! one's-complement sum is byte-order independent, RFC 1071 §2(B)) and converted to
-//! a big-endian 16-bit value at the end.
+//! Sums are accumulated over native-endian 64-bit words (the one's-complement sum is
+//! byte-order independent, RFC 1071 §2(B)) and converted to a big-endian 16-bit value
+//! at the end. [`sum_words`] is the payload loop; the engine adds fixed-size headers
+//! word by word (`Seg::checksums_ok`).
 
 /// A running one's-complement sum. Every slice added must start on an even offset
 /// of the checksummed byte stream (all slices used here do: pseudo-headers and TCP
@@ -19,54 +20,20 @@ impl Sum {
 
     /// Adds `data`. An odd trailing byte is padded with a zero byte (RFC 1071).
     #[inline]
-    pub fn add_bytes(mut self, data: &[u8]) -> Self {
-        // Native-endian 64-bit words summed into four 128-bit accumulators: an add
-        // with carry per word, no end-around carry inside the loop (the carries
-        // collect in the high halves and are folded once at the end), and 64-byte
-        // blocks keep the loop overhead small even at opt-level "s".
-        let (mut a, mut b, mut c, mut d) = (0u128, 0u128, 0u128, 0u128);
-        let mut blocks = data.chunks_exact(64);
-        for k in &mut blocks {
-            a += word(&k[0..8]) as u128;
-            b += word(&k[8..16]) as u128;
-            c += word(&k[16..24]) as u128;
-            d += word(&k[24..32]) as u128;
-            a += word(&k[32..40]) as u128;
-            b += word(&k[40..48]) as u128;
-            c += word(&k[48..56]) as u128;
-            d += word(&k[56..64]) as u128;
-        }
-        let mut words = blocks.remainder().chunks_exact(8);
-        for w in &mut words {
-            a += word(w) as u128;
-        }
-        let rem = words.remainder();
-        if !rem.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rem.len()].copy_from_slice(rem);
-            b += u64::from_ne_bytes(w) as u128;
-        }
-        let s = (a + c) + (b + d);
-        let s = adc(s as u64, (s >> 64) as u64);
-        self.0 = fold64(adc(self.0, fold64(s)));
-        self
+    pub fn add_bytes(self, data: &[u8]) -> Self {
+        Sum(fold64(adc(self.0, sum_words(data))))
     }
 
     /// Adds a big-endian 16-bit value.
     #[inline]
     pub fn add_u16(self, v: u16) -> Self {
-        self.add_bytes(&v.to_be_bytes())
+        Sum(fold64(self.0 + u16::from_ne_bytes(v.to_be_bytes()) as u64))
     }
 
     /// The folded 16-bit sum as a big-endian (wire-order) value, not complemented.
     #[inline]
     pub fn folded(self) -> u16 {
-        let mut s = self.0;
-        while s >> 16 != 0 {
-            s = (s & 0xffff) + (s >> 16);
-        }
-        let native = s as u16;
-        u16::from_be_bytes(native.to_ne_bytes())
+        u16::from_be_bytes(fold16(self.0).to_ne_bytes())
     }
 
     /// The checksum value to store in a header field: the complement of the sum.
@@ -82,24 +49,80 @@ impl Sum {
     }
 }
 
+/// One's-complement sum of `data` read as native-endian 64-bit words (an odd
+/// trailing byte padded with zero), not folded: the 16-bit fold of the result
+/// ([`fold16`]) is the native-endian 16-bit one's-complement sum of `data`.
+/// `data` must start on an even offset of the checksummed stream.
+///
+/// The loop: four 64-bit accumulators, each word added with its carry counted
+/// (`add` + `adc`, two independent carry counters), 32-byte blocks; carries are
+/// folded back once at the end, so there is no end-around carry in the loop. Only
+/// fixed-size array reads (`as_chunks`): no bounds checks, no copies.
+#[inline]
+pub fn sum_words(data: &[u8]) -> u64 {
+    let (blocks, rest) = data.as_chunks::<32>();
+    let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
+    // Carries out of a/c and b/d: at most one per 8 bytes, so they cannot overflow.
+    let (mut ca, mut cb) = (0u64, 0u64);
+    for k in blocks {
+        let (w, _) = k.as_chunks::<8>();
+        let (s, o) = a.overflowing_add(u64::from_ne_bytes(w[0]));
+        (a, ca) = (s, ca + o as u64);
+        let (s, o) = b.overflowing_add(u64::from_ne_bytes(w[1]));
+        (b, cb) = (s, cb + o as u64);
+        let (s, o) = c.overflowing_add(u64::from_ne_bytes(w[2]));
+        (c, ca) = (s, ca + o as u64);
+        let (s, o) = d.overflowing_add(u64::from_ne_bytes(w[3]));
+        (d, cb) = (s, cb + o as u64);
+    }
+    let (words, tail) = rest.as_chunks::<8>();
+    for w in words {
+        let (s, o) = a.overflowing_add(u64::from_ne_bytes(*w));
+        (a, ca) = (s, ca + o as u64);
+    }
+    // The last 0..=7 bytes start on an 8-byte boundary of `data`: a 32-bit part, a
+    // 16-bit part and an odd byte, each added as a native-endian value (a u32 read
+    // natively is two 16-bit lanes, which fold to the same sum in either byte order).
+    let mut t = 0u64;
+    let mut tail = tail;
+    if let Some((w, r)) = tail.split_first_chunk::<4>() {
+        t += u32::from_ne_bytes(*w) as u64;
+        tail = r;
+    }
+    if let Some((w, r)) = tail.split_first_chunk::<2>() {
+        t += u16::from_ne_bytes(*w) as u64;
+        tail = r;
+    }
+    if let [last] = tail {
+        t += u16::from_ne_bytes([*last, 0]) as u64;
+    }
+    let s = (a as u128 + b as u128) + (c as u128 + d as u128) + (ca + cb + t) as u128;
+    adc(s as u64, (s >> 64) as u64)
+}
+
 /// Adds with end-around carry.
 #[inline(always)]
-fn adc(a: u64, b: u64) -> u64 {
+pub(crate) fn adc(a: u64, b: u64) -> u64 {
     let (s, o) = a.overflowing_add(b);
     s + o as u64
 }
 
-/// A native-endian 64-bit word from an 8-byte slice.
+/// Folds a 64-bit one's-complement sum into 33 bits (later additions of a few such
+/// values cannot overflow).
 #[inline(always)]
-fn word(b: &[u8]) -> u64 {
-    u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))
-}
-
-#[inline]
 fn fold64(mut s: u64) -> u64 {
-    // Fold into 32 bits (kept below 2^33 so later additions cannot overflow).
     s = (s & 0xffff_ffff) + (s >> 32);
     (s & 0xffff_ffff) + (s >> 32)
+}
+
+/// Folds a 64-bit one's-complement sum into 16 bits (native-endian lanes), with
+/// end-around carries: zero only for a zero sum.
+#[inline(always)]
+pub(crate) fn fold16(s: u64) -> u16 {
+    let (x, o) = (s as u32).overflowing_add((s >> 32) as u32);
+    let x = x + o as u32;
+    let (y, o) = (x as u16).overflowing_add((x >> 16) as u16);
+    y + o as u16
 }
 
 /// Checksum (complemented) of `data` alone, e.g. an IPv4 header with its checksum
@@ -180,6 +203,47 @@ mod tests {
         for len in 0..ff.len() {
             assert_eq!(checksum(&ff[..len]), reference(&ff[..len]), "ff len {len}");
         }
+    }
+
+    #[test]
+    fn matches_reference_at_every_alignment_and_split() {
+        // Every start address modulo 16 (the loop reads unaligned 64-bit words), every
+        // length up to 300 (odd ones included), and a sum built from two pieces split
+        // at an even offset (how pseudo-header, header and segment are combined).
+        let mut buf = [0u8; 320];
+        let mut x = 0x9e37_79b9u32;
+        for b in buf.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *b = x as u8;
+        }
+        for start in 0..16 {
+            for len in 0..300 {
+                let d = &buf[start..start + len];
+                assert_eq!(checksum(d), reference(d), "start {start} len {len}");
+                let cut = (len / 3) & !1;
+                let two = Sum::new().add_bytes(&d[..cut]).add_bytes(&d[cut..]);
+                assert_eq!(two.checksum(), reference(d), "split {start} {len}");
+            }
+        }
+        // Sums that exercise every carry: all-ones words, and zero.
+        for len in [0, 1, 2, 7, 8, 31, 32, 33, 1500, 4096] {
+            let ff = [0xffu8; 4096];
+            assert_eq!(checksum(&ff[..len]), reference(&ff[..len]), "ff {len}");
+            let z = [0u8; 4096];
+            assert_eq!(checksum(&z[..len]), 0xffff, "zero {len}");
+        }
+    }
+
+    #[test]
+    fn fold16_end_around() {
+        assert_eq!(fold16(0), 0);
+        assert_eq!(fold16(u64::MAX), 0xffff);
+        assert_eq!(fold16(0x1_0000), 1);
+        assert_eq!(fold16(0xffff_0000_0000_0001), 1);
+        assert_eq!(fold16(0x0001_0000_ffff_0000), 1);
+        assert_eq!(Sum::new().add_u16(0x1234).folded(), 0x1234);
     }
 
     #[test]
