@@ -19,6 +19,10 @@ usage: ./run-xen.sh COMMAND [ARGS]
                     measure vSnoop off vs on for 100 KB transfers to a CPU-contended guest
   bench             the full benchmark: vsnoop (vSnoop off/on) vs a Linux driver domain, 100 KB
                     and 1 MB transfers; table + target/bench/{samples,summary}.csv + cdf-100k.png
+  bench-nic         the NIC benchmark: dom0 -> guest through the driver domain owning the
+                    passed-through NIC, vsnoop vs a Linux driver domain in one boot: 1 MB and
+                    10 MB transfers, ping RTT, memory and image size; table with vsnoop/Linux
+                    ratios + target/bench-nic/{summary,samples,ping,footprint}.csv + nic.png
   test [SCENARIO..] host tests (cargo test) and lab scenarios; prints PASS/FAIL lines and
                     "N passed, N failed"; exits non-zero on any failure.
                     SCENARIO names: see lab/scenarios/ (default: all). "host" = cargo tests only.
@@ -29,7 +33,9 @@ usage: ./run-xen.sh COMMAND [ARGS]
                     (the vsnoop ELF is at /lab/vsnoop.elf, its xl config at /lab/config/)
 
 environment: VSNOOP_CACHE (lab cache dir, default ~/.cache/vsnoop-lab),
-             VSNOOP_TIMEOUT (seconds per lab boot, default 600)
+             VSNOOP_TIMEOUT (seconds per lab boot, default 1200 + LAB_BYTES/50000),
+             VSNOOP_LAB_BYTES (bytes each way in netback*/nic* scenarios, default 8000000),
+             VSNOOP_BENCH_COUNT (transfers per size: bench 100, bench-nic 20)
 USAGE
 }
 
@@ -48,6 +54,7 @@ case "$cmd" in
   boot) lab_setup; kernel_build; image_build; lab_boot_interactive ;;
   demo) lab_setup; kernel_build; image_build; lab_demo ;;
   bench) lab_setup; kernel_build; image_build; lab_bench "$ROOT/target/bench" "vsnoop linux" 4 "${VSNOOP_BENCH_COUNT:-100}" 100000,1000000 ;;
+  bench-nic) lab_setup; kernel_build; image_build; lab_bench_nic "$ROOT/target/bench-nic" "${VSNOOP_BENCH_COUNT:-20}" ;;
   test) lab_setup; lab_test "$@" ;;
   help|-h|--help) usage ;;
   *) usage; exit 2 ;;

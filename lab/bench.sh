@@ -12,14 +12,20 @@ ROUNDS=$3
 COUNT=$4
 SIZES=$5
 LOAD=60:40"
-  initrd=$(lab_initrd bench)
-  LAB_SMP=3 XEN_EXTRA="sched=credit dom0_max_vcpus=1 dom0_vcpus_pin" qemu_args "$initrd"
-  logf="$out/console.log"
-  log "booting the benchmark lab (3 pCPUs, credit scheduler); console log: $logf"
-  timeout "${VSNOOP_BENCH_TIMEOUT:-3600}" "${QEMU_ARGS[@]}" </dev/null 2>&1 | sed -u 's/\r$//' | tee "$logf" \
-    | grep --line-buffered -E '^(LAB:|BENCH-|\[vsnoop\])' || true
-  rm -rf "$(dirname "$initrd")"
+  log "booting the benchmark lab (3 pCPUs, credit scheduler); console log: $out/console.log"
+  bench_boot "$out" 3 "sched=credit dom0_max_vcpus=1 dom0_vcpus_pin" '^(LAB:|BENCH-|\[vsnoop\])'
   bench_report "$out"
+}
+
+# One benchmark boot (mode "bench", $BENCH_NAME / $BENCH_ENV set by the caller): the console
+# goes to OUTDIR/console.log, lines matching LIVE-PATTERN to the terminal as they come.
+bench_boot() { # OUTDIR SMP XEN_EXTRA LIVE-PATTERN
+  local out=$1 initrd
+  initrd=$(lab_initrd bench)
+  LAB_SMP=$2 XEN_EXTRA=$3 qemu_args "$initrd"
+  timeout "${VSNOOP_BENCH_TIMEOUT:-3600}" "${QEMU_ARGS[@]}" </dev/null 2>&1 | sed -u 's/\r$//' | tee "$out/console.log" \
+    | grep --line-buffered -E "$4" || true
+  rm -rf "$(dirname "$initrd")"
 }
 
 # Turns the console's rows into samples.csv, summary.csv, a table and cdf-100k.png.
@@ -92,4 +98,110 @@ set grid
 plot ${plots[*]}
 GP
   log "plot: $out/cdf-100k.png; samples: $out/samples.csv; summary: $out/summary.csv"
+}
+
+# --- bench-nic: dom0 -> guest through the driver domain that owns the NIC -----------------
+# lab_bench_nic OUTDIR COUNT: one boot of the standard lab (2 pCPUs, credit2, no load) runs
+# lab/bench/nic.sh (vsnoop, then the Linux driver domain); then the table, the CSVs, the plot.
+lab_bench_nic() {
+  local out=$1
+  mkdir -p "$out"
+  BENCH_NAME=nic
+  BENCH_ENV="COUNT=$2
+SIZES=\"1000000 10000000\"
+PINGS=${VSNOOP_BENCH_PINGS:-50}"
+  log "booting the lab for bench-nic (2 pCPUs, credit2); console log: $out/console.log"
+  bench_boot "$out" 2 "" '^(LAB:|BENCH-|\[vsnoop\]|\[bench-nic\])'
+  nic_report "$out"
+}
+
+# Percentiles of one column of a CSV: nic_stats FILE FILTER-AWK-EXPR COLUMN -> "n median p10 p90 avg"
+nic_stats() {
+  awk -F, "NR > 1 && ($2) {print \$$3}" "$1" | sort -g | awk '{v[NR] = $1; s += $1}
+    END {if (NR) printf "%d %.2f %.2f %.2f %.2f\n", NR, v[int(NR / 2) + 1], v[int(NR / 10) + 1], v[int(NR * 9 / 10) + 1], s / NR}'
+}
+
+nic_report() {
+  local out=$1 dd size
+  local log="$out/console.log"
+  grep '^SAMPLEROW ' "$log" | awk 'BEGIN {print "dd,bytes,ms,mbps,acked_ms"} {print $2","$3","$4","$5","$6}' >"$out/samples.csv"
+  grep '^PINGROW ' "$log" | awk 'BEGIN {print "dd,rtt_ms"} {print $2","$3}' >"$out/ping.csv"
+  grep '^FOOTROW ' "$log" | awk 'BEGIN {print "dd,memory_mb,image_bytes,kernel_bytes,ramdisk_bytes"} {print $2","$3","$4","$5","$6}' >"$out/footprint.csv"
+  grep -E '^BENCH-ERROR' "$log" || true
+  if [ "$(wc -l <"$out/samples.csv")" -le 1 ] && [ "$(wc -l <"$out/ping.csv")" -le 1 ]; then
+    log "no samples: see $log"; return 1
+  fi
+  # metric,unit,vsnoop,linux,ratio (vsnoop / Linux); "-" where a side has no data.
+  {
+    echo "metric,unit,vsnoop,linux,ratio_vsnoop_over_linux"
+    for size in 1000000 10000000; do
+      for k in median:2 p10:3 p90:4; do
+        local v="" l=""
+        v=$(nic_stats "$out/samples.csv" "\$1 == \"vsnoop\" && \$2 == $size" 4 | cut -d' ' -f"${k#*:}")
+        l=$(nic_stats "$out/samples.csv" "\$1 == \"linuxdd\" && \$2 == $size" 4 | cut -d' ' -f"${k#*:}")
+        echo "throughput_$((size / 1000000))MB_${k%%:*},Mbit/s,${v:--},${l:--}"
+      done
+      v=$(nic_stats "$out/samples.csv" "\$1 == \"vsnoop\" && \$2 == $size" 3 | cut -d' ' -f2)
+      l=$(nic_stats "$out/samples.csv" "\$1 == \"linuxdd\" && \$2 == $size" 3 | cut -d' ' -f2)
+      echo "time_$((size / 1000000))MB_median,ms,${v:--},${l:--}"
+    done
+    for k in avg:5 median:2 p90:4; do
+      v=$(nic_stats "$out/ping.csv" '$1 == "vsnoop"' 2 | cut -d' ' -f"${k#*:}")
+      l=$(nic_stats "$out/ping.csv" '$1 == "linuxdd"' 2 | cut -d' ' -f"${k#*:}")
+      echo "ping_rtt_${k%%:*},ms,${v:--},${l:--}"
+    done
+    v=$(awk -F, '$1 == "vsnoop" {print $2}' "$out/footprint.csv"); l=$(awk -F, '$1 == "linuxdd" {print $2}' "$out/footprint.csv")
+    echo "memory,MiB,${v:--},${l:--}"
+    v=$(awk -F, '$1 == "vsnoop" {print $3}' "$out/footprint.csv"); l=$(awk -F, '$1 == "linuxdd" {print $3}' "$out/footprint.csv")
+    echo "image,bytes,${v:--},${l:--}"
+  } | awk -F, 'NR == 1 {print; next}
+      {r = "-"; if ($3 != "-" && $4 != "-" && $4 + 0 > 0) r = sprintf($3 / $4 < 0.1 ? "%.4f" : "%.2f", $3 / $4); print $0 "," r}' >"$out/summary.csv"
+  echo
+  echo "NIC: dom0 (e1000) -> guest through the driver domain that owns the passed-through virtio-net"
+  echo "(2 pCPUs, credit2, no load; $(grep -c '^PINGROW vsnoop' "$log") / $(grep -c '^PINGROW linuxdd' "$log") pings, transfers per size: $(awk -F, '$2 == 1000000' "$out/samples.csv" | grep -c '^vsnoop') / $(awk -F, '$2 == 1000000' "$out/samples.csv" | grep -c '^linuxdd'))"
+  awk -F, 'NR == 1 {printf "%-22s %-7s %10s %10s %13s\n", "metric", "unit", "vsnoop", "Linux", "vsnoop/Linux"; next}
+    {printf "%-22s %-7s %10s %10s %13s\n", $1, $2, $3, $4, ($5 == "-" ? "-" : $5 "x")}' "$out/summary.csv"
+  echo "(throughput: higher is better; time, ping, memory, image: lower is better)"
+  nic_plot "$out"
+}
+
+nic_plot() {
+  local out=$1 dd size
+  command -v gnuplot >/dev/null || { log "gnuplot missing: no plot"; return 0; }
+  for dd in vsnoop linuxdd; do
+    for size in 1000000 10000000; do
+      awk -F, -v d="$dd" -v s="$size" 'NR > 1 && $1 == d && $2 == s {print $4}' "$out/samples.csv" | sort -g \
+        | awk '{v[NR] = $1} END {for (i = 1; i <= NR; i++) print v[i], i / NR}' >"$out/cdf-$dd-$size.dat"
+    done
+    awk -F, -v d="$dd" 'NR > 1 && $1 == d {print $2}' "$out/ping.csv" | sort -g \
+      | awk '{v[NR] = $1} END {for (i = 1; i <= NR; i++) print v[i], i / NR}' >"$out/cdf-$dd-ping.dat"
+  done
+  # One panel per measure; a missing series (e.g. vsnoop without a NIC) is left out.
+  local panel plots f title
+  {
+    echo 'set terminal pngcairo size 1500,500 font "DejaVu Sans,10"'
+    echo "set output \"$out/nic.png\""
+    echo 'set multiplot layout 1,3 title "dom0 -> guest through the driver domain owning the NIC (lab, 2 pCPUs, credit2)"'
+    echo 'set ylabel "CDF"; set grid; set key bottom right'
+    for panel in 1000000 10000000 ping; do
+      plots=()
+      for dd in vsnoop linuxdd; do
+        f="$out/cdf-$dd-$panel.dat"
+        title=vsnoop; [ "$dd" = linuxdd ] && title="Linux driver domain"
+        [ -s "$f" ] && plots+=("\"$f\" using 1:2 with lines lw 2 title \"$title\"")
+      done
+      if [ "$panel" = ping ]; then
+        echo 'set title "ping RTT"; set xlabel "ms"'
+      else
+        echo "set title \"$((panel / 1000000)) MB transfers\"; set xlabel \"Mbit/s per transfer\""
+      fi
+      if [ ${#plots[@]} -gt 0 ]; then
+        (IFS=,; echo "plot ${plots[*]}")
+      else
+        echo 'set label 1 "no data" at graph 0.5,0.5 center; plot [0:1] [0:1] NaN notitle; unset label 1'
+      fi
+    done
+    echo 'unset multiplot'
+  } | gnuplot
+  log "plot: $out/nic.png; data: $out/{summary,samples,ping,footprint}.csv"
 }

@@ -19,9 +19,10 @@ fi
 mkfifo /tmp/sent
 ( sha256sum </tmp/sent | sed 's/ .*//; s/^/GUEST-SENT /' ) &
 sum_pid=$!
-t0=$(date +%s)
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+t0=$(uptime_s)
 /lab/bin/vnet gen "$bytes" "$seed" | tee /tmp/sent | /lab/bin/vnet send "$peer" 5001 || echo "GUEST-SEND-FAIL"
-echo "GUEST-SEND-TIME $(( $(date +%s) - t0 )) s for $bytes bytes"
+echo "GUEST-SEND-TIME $(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN {printf "%.2f", b - a}') s for $bytes bytes"
 wait "$sum_pid"
 wait "$recv_pid"
 echo "GUEST-DONE"
