@@ -405,12 +405,20 @@ impl<Req: Pod, Rsp: Pod> BackRing<Req, Rsp> {
     /// `RING_FINAL_CHECK_FOR_REQUESTS`: asks for a notification on the next request and
     /// re-checks, so no request can slip in unnoticed.
     pub fn final_check_for_requests(&mut self) -> Result<bool, RingError> {
-        if self.unconsumed_requests()? > 0 {
+        self.final_check_for_at_least(1)
+    }
+
+    /// Like [`Self::final_check_for_requests`] for a consumer that needs `n` requests at
+    /// once (a frame spanning `n` slots): asks to be notified when the frontend's index
+    /// reaches `req_cons + n`; whether `n` are there now.
+    pub fn final_check_for_at_least(&mut self, n: u32) -> Result<bool, RingError> {
+        let n = n.max(1);
+        if self.unconsumed_requests()? >= n {
             return Ok(true);
         }
-        shared_set!(self.s, req_event, self.req_cons.wrapping_add(1));
+        shared_set!(self.s, req_event, self.req_cons.wrapping_add(n));
         fence(Ordering::SeqCst);
-        Ok(self.unconsumed_requests()? > 0)
+        Ok(self.unconsumed_requests()? >= n)
     }
 }
 

@@ -361,3 +361,27 @@ fn rx_req_prod_jump_disconnects_only_that_vif() {
     assert!(sim.vif(6).is_connected());
     sim.finish();
 }
+
+#[test]
+fn multi_slot_frame_waits_for_enough_rx_buffers_without_spinning() {
+    // Guest 6 keeps only 2 RX buffers posted; a 10,000-byte frame needs 3. netback must
+    // neither spin (it used to ask for "one more request" while 2 were already there, so
+    // its final check kept succeeding) nor drop the frame: it waits for the third buffer
+    // and asks to be notified when it is posted.
+    let mut sim = two_guests(
+        FrontOpts::default(),
+        FrontOpts {
+            rx_buffers: 2,
+            ..FrontOpts::default()
+        },
+    );
+    let big = raw_frame(mac(6), mac(5), 10_000, 9);
+    sim.send(5, &big);
+    sim.settle();
+    assert!(sim.received(6).is_empty(), "the frame cannot fit yet");
+    let nf = sim.fronts.get_mut(&(6, 0)).unwrap();
+    nf.post_rx(&mut sim.world, 1);
+    sim.settle();
+    assert_eq!(sim.received(6), vec![big]);
+    sim.finish();
+}

@@ -100,6 +100,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     let mut ports: Vec<EvtchnPort> = Vec::new();
     let mut next_stats = time::now_ns() + STATS_EVERY_NS;
     let mut more_work = false;
+    let mut late_wakeups = 0u64;
     loop {
         // Sleep unless work is pending.
         ports.clear();
@@ -123,16 +124,24 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         let any_pending = ports
             .iter()
             .fold(nic_pending, |any, p| events::take_pending(*p) | any);
+        let mut timed_out = false;
         if !more_work && !any_pending {
             let _ =
                 hypercall::sched_poll(&ports[..ports.len().min(128)], time::now_ns() + sleep_ns);
+            let mut woke = false;
             if let Some(u) = uplink.as_mut() {
-                u.take_events();
+                woke |= u.take_events();
             }
             for p in &ports {
-                events::take_pending(*p);
+                woke |= events::take_pending(*p);
             }
+            timed_out = !woke;
         }
+        let work_before = (
+            uplink.as_ref().map_or(0, |u| u.counters.rx_frames),
+            uplink.as_ref().map_or(0, |u| u.counters.tx_frames),
+            hv.copies,
+        );
         let now = time::now_ns();
 
         // Xenstore: watch events (ours and netback's).
@@ -253,19 +262,36 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
             None => out.uplink.clear(),
         }
 
+        if timed_out {
+            let after = (
+                uplink.as_ref().map_or(0, |u| u.counters.rx_frames),
+                uplink.as_ref().map_or(0, |u| u.counters.tx_frames),
+                hv.copies,
+            );
+            if after != work_before {
+                late_wakeups += 1;
+                log::debug!(
+                    "late wake-up #{late_wakeups}: the tick found work without an event (nic rx +{}, nic tx +{}, copies +{})",
+                    after.0 - work_before.0,
+                    after.1 - work_before.1,
+                    after.2 - work_before.2
+                );
+            }
+        }
         if now >= next_stats {
             next_stats = now + STATS_EVERY_NS;
             engine.expire_idle(now);
             let c = engine.counters();
             log::debug!(
-                "stats: {} vifs, snoop flows {}, early acks {}, guest acks suppressed {}, copies {} ({} failed), console drops {}",
+                "stats: {} vifs, snoop flows {}, early acks {}, guest acks suppressed {}, copies {} ({} failed), console drops {}, late wake-ups {}",
                 connected.len(),
                 engine.flow_count(),
                 c.early_acks,
                 c.guest_suppressed,
                 hv.copies,
                 hv.copy_failures,
-                console::DROPPED_BYTES.load(core::sync::atomic::Ordering::Relaxed)
+                console::DROPPED_BYTES.load(core::sync::atomic::Ordering::Relaxed),
+                late_wakeups
             );
             if let Some(u) = uplink.as_ref() {
                 let n = u.counters;

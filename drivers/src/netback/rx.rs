@@ -70,6 +70,8 @@ pub(crate) fn rx_pass<H: Hv>(
             .rx
             .unconsumed_requests()
             .map_err(|_| Fatal::RxRingCorrupt)? as usize;
+        // Slots the front frame needs when the ring has fewer (0: not short).
+        let mut short_of = 0;
         while frames.len() < RX_BATCH && done + frames.len() < budget {
             let Some(f) = queue.front() else { break };
             let need = slots_for(f.data.len());
@@ -79,6 +81,7 @@ pub(crate) fn rx_pass<H: Hv>(
                 continue;
             }
             if need > avail {
+                short_of = need;
                 break;
             }
             for _ in 0..need {
@@ -94,10 +97,12 @@ pub(crate) fn rx_pass<H: Hv>(
             if queue.is_empty() || done >= budget {
                 return Ok(!queue.is_empty());
             }
-            // Waiting for buffers: ask for a notification, and retry if some arrived.
+            // Waiting for buffers: ask for a notification once the front frame fits, and
+            // retry if enough arrived meanwhile. (Asking for "one more" would spin when
+            // some but too few slots are posted.)
             if conn
                 .rx
-                .final_check_for_requests()
+                .final_check_for_at_least(short_of.max(1) as u32)
                 .map_err(|_| Fatal::RxRingCorrupt)?
             {
                 continue;
