@@ -9,6 +9,19 @@ DOM0_CMDLINE="console=hvc0 loglevel=5"
 # under traffic (BRIEF §6). NIC A (e1000, dom0's) and NIC B (virtio-net at 00:05.0, for the
 # driver domain) share QEMU hub 1, i.e. one L2 segment.
 # LAB_SMP and XEN_EXTRA let the benchmark boot three pCPUs with the credit scheduler.
+# NIC B's virtio flavour: modern (1af4:1041, the default) or, with
+# VSNOOP_NICB=transitional, transitional (1af4:1000: legacy I/O BAR plus the modern
+# capabilities, without iommu_platform).
+nicb_mode() {
+  case "${VSNOOP_NICB:-modern}" in
+    modern) echo "disable-legacy=on,iommu_platform=on" ;;
+    # QEMU refuses iommu_platform on a transitional device; its DMA then bypasses the
+    # vIOMMU, and machine addresses still land in the right place.
+    transitional) echo "disable-legacy=off,disable-modern=off" ;;
+    *) die "VSNOOP_NICB must be modern or transitional" ;;
+  esac
+}
+
 qemu_args() { # initrd
   QEMU_ARGS=(qemu-system-x86_64 -accel tcg,thread=multi -cpu qemu64 -m "$QEMU_MEM" -smp "${LAB_SMP:-2}"
     -nographic -no-reboot -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on
@@ -16,7 +29,7 @@ qemu_args() { # initrd
     -initrd "$IMG/vmlinuz $DOM0_CMDLINE,$1"
     -netdev hubport,id=nica,hubid=1 -device e1000,netdev=nica,mac=52:54:00:00:00:0a,addr=0x4
     -netdev hubport,id=nicb,hubid=1
-    -device virtio-net-pci,netdev=nicb,mac=52:54:00:00:00:0b,addr=0x5,disable-legacy=on,iommu_platform=on)
+    -device virtio-net-pci,netdev=nicb,mac=52:54:00:00:00:0b,addr=0x5,$(nicb_mode))
 }
 
 # dom0-side helper programs (lab/tools/*.c), built static on the host: dom0 has no compiler.
