@@ -344,9 +344,17 @@ pub fn start(mode: NicMode) -> Option<Uplink> {
 }
 
 impl Uplink {
-    /// Event-channel ports to sleep on (none when polling).
+    /// Event-channel ports to sleep on (none when polling). The transmit-completion
+    /// port only while frames wait for a transmit buffer: otherwise completions need no
+    /// wake-up (the next `send` reclaims them), and a bulk receiver's ACKs would wake us
+    /// once more per burst.
     pub fn ports(&self) -> impl Iterator<Item = EvtchnPort> + '_ {
-        self.irqs.iter().map(|i| i.port)
+        let want_tx = !self.txq.is_empty();
+        let rx_port = self.irqs.iter().find(|i| i.what == "rx").map(|i| i.port);
+        self.irqs
+            .iter()
+            .filter(move |i| i.what != "tx" || want_tx || Some(i.port) == rx_port)
+            .map(|i| i.port)
     }
 
     /// How long the main loop may sleep at most (the polling period with
