@@ -385,3 +385,46 @@ fn multi_slot_frame_waits_for_enough_rx_buffers_without_spinning() {
     assert_eq!(sim.received(6), vec![big]);
     sim.finish();
 }
+
+#[test]
+fn wire_frames_are_checksum_verified_once_and_marked_for_the_guest() {
+    let mut sim = two_guests(FrontOpts::default(), FrontOpts::default());
+    sim.nb.add_uplink(0);
+    let ext = [0x02, 0, 0, 0, 0, 0x42];
+    let mut good = tcp6_frame(mac(5), ext, 1400, 4);
+    drivers::netback::csum::fill_l4_checksum(&mut good).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x40; // one flipped payload bit
+    let mut out = PollOutput::default();
+    for data in [good.clone(), bad.clone()] {
+        sim.nb.forward(
+            Frame {
+                src: PortId::Uplink(0),
+                data,
+                csum_ok: false,
+            },
+            sim.now,
+            &mut out,
+        );
+    }
+    sim.settle();
+    let got = std::mem::take(&mut sim.front(5).received);
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        (&got[0].0, got[0].1 & NETRXF_DATA_VALIDATED),
+        (&good, NETRXF_DATA_VALIDATED)
+    );
+    assert_eq!((&got[1].0, got[1].1 & NETRXF_DATA_VALIDATED), (&bad, 0));
+    // What vSnoop is told matches: trusted only for the verified frame.
+    let told: Vec<bool> = sim
+        .outcomes
+        .iter()
+        .filter_map(|o| match o {
+            RxOutcome::Delivered { frame, .. } => Some(frame.csum_ok),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, vec![true, false]);
+    sim.finish();
+}
