@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use drivers::netback::{Frame, Netback, NetbackConfig, PollOutput, PortId, RxOutcome};
 use drivers::xenstore::Tx;
-use snoop::{Engine, GuestVerdict, RxChecksum, TxChecksum, ACK_FRAME_MAX};
+use snoop::{AckCoalescer, Engine, GuestVerdict, RxChecksum, TxChecksum, ACK_FRAME_MAX};
 use xen::abi::{sched, EvtchnPort};
 use xen::hypercall;
 
@@ -101,6 +101,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     let mut next_stats = time::now_ns() + STATS_EVERY_NS;
     let mut more_work = false;
     let mut late_wakeups = 0u64;
+    let mut acks_out: AckCoalescer<Frame> = AckCoalescer::new();
     loop {
         // Sleep unless work is pending.
         ports.clear();
@@ -233,11 +234,14 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                         now,
                         &mut ack,
                     ) {
-                        frames.push(Frame {
-                            src: PortId::Vif(vif),
-                            data: ack[..n].to_vec(),
-                            csum_ok: true,
-                        });
+                        acks_out.push(
+                            &ack[..n],
+                            Frame {
+                                src: PortId::Vif(vif),
+                                data: ack[..n].to_vec(),
+                                csum_ok: true,
+                            },
+                        );
                         acks += 1;
                     }
                 }
@@ -246,7 +250,8 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                 }
             }
         }
-        for f in frames.drain(..) {
+        // Only the newest early ACK per flow of this batch goes out (ACKs are cumulative).
+        for f in acks_out.drain() {
             nb.forward(f, now, &mut out);
         }
         if acks > 0 {
@@ -283,10 +288,11 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
             engine.expire_idle(now);
             let c = engine.counters();
             log::debug!(
-                "stats: {} vifs, snoop flows {}, early acks {}, guest acks suppressed {}, copies {} ({} failed), console drops {}, late wake-ups {}",
+                "stats: {} vifs, snoop flows {}, early acks {} ({} superseded in their batch), guest acks suppressed {}, copies {} ({} failed), console drops {}, late wake-ups {}",
                 connected.len(),
                 engine.flow_count(),
                 c.early_acks,
+                acks_out.replaced(),
                 c.guest_suppressed,
                 hv.copies,
                 hv.copy_failures,

@@ -14,6 +14,9 @@ lab_defect() { echo "BENCH-ERROR LAB: $*"; echo "BENCH-END"; exit 1; }
 gip=10.0.0.21
 dom0_nic_up
 nic_assignable
+sub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a - b}'; }
+cpu_s() { xl vcpu-list "$1" 2>/dev/null | awk 'NR > 1 {s += $6} END {printf "%.1f", s}'; }
+
 for dd in vsnoop linuxdd; do
   echo "BENCH-PHASE $dd"
   if ! nic_dd_start "$dd"; then
@@ -40,7 +43,10 @@ for dd in vsnoop linuxdd; do
     sed -n "s/.*time=\([0-9.]*\) ms.*/PINGROW $dd \1/p" /tmp/ping.out
     echo "BENCH-PING $dd $(ping_summary </tmp/ping.out)"
     for size in $SIZES; do
+      c0_dd=$(cpu_s "$dd"); c0_g=$(cpu_s g1); c0_d0=$(cpu_s Domain-0); t0=$(date +%s.%N)
       if /lab/bin/vnet bench "$gip" 5002 "$size" "$COUNT" 2 >/tmp/bench.out 2>&1; then
+        # CPU seconds each domain spent during the run (xl vcpu-list), against wall time.
+        echo "BENCH-CPU $dd $size dd=$(sub "$(cpu_s "$dd")" "$c0_dd") g1=$(sub "$(cpu_s g1)" "$c0_g") dom0=$(sub "$(cpu_s Domain-0)" "$c0_d0") wall=$(sub "$(date +%s.%N)" "$t0")"
         sed -n "s/^SAMPLE [0-9]* /SAMPLEROW $dd $size /p" /tmp/bench.out
         echo "BENCH-RESULT $dd $(grep '^BENCH' /tmp/bench.out)"
       else

@@ -22,6 +22,7 @@
 extern crate alloc;
 
 mod ack;
+mod coalesce;
 mod counters;
 mod engine;
 mod flow;
@@ -31,6 +32,7 @@ mod table;
 pub mod wire;
 
 pub use ack::ACK_FRAME_MAX;
+pub use coalesce::AckCoalescer;
 pub use counters::{Counters, FlowCounters, PassCounters, PassReason, STATE_SLOTS};
 pub use engine::{Engine, RxChecksum, TxChecksum};
 pub use flow::{FlowInfo, FlowKey, FlowState};
