@@ -123,6 +123,8 @@ pub struct VifCounters {
     pub notifies: u64,
     /// Checksums filled in for `csum_blank` packets.
     pub csum_filled: u64,
+    /// RX packets delivered as GSO packets (runs of segments merged, `gro`).
+    pub rx_gso_packets: u64,
 }
 
 impl VifCounters {

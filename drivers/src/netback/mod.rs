@@ -27,6 +27,7 @@
 
 pub mod counters;
 pub mod csum;
+pub mod gro;
 pub mod hv;
 pub mod interface;
 pub mod parse;

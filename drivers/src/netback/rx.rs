@@ -17,9 +17,9 @@ use xen::abi::netif::*;
 use xen::abi::PAGE_SIZE;
 
 use super::counters::{Fatal, RxDrop, VifCounters};
-use super::csum;
 use super::hv::{push_to_guest, CopyOp, Hv};
 use super::interface::Conn;
+use super::{csum, gro};
 use super::{Frame, VifId};
 
 /// Frames per grant-copy batch.
@@ -66,6 +66,8 @@ pub(crate) fn rx_pass<H: Hv>(
     loop {
         // Pick the frames of this batch and the requests they use.
         let mut frames: Vec<Frame> = Vec::new();
+        // Per frame: its GSO size (0: a plain frame).
+        let mut gsos: Vec<u16> = Vec::new();
         let mut reqs: Vec<NetifRxRequest> = Vec::new();
         let mut avail = conn
             .rx
@@ -85,6 +87,15 @@ pub(crate) fn rx_pass<H: Hv>(
                 short_of = need;
                 break;
             }
+            // A guest that takes GSO packets gets a run of in-order segments of one
+            // flow as one packet, within the slots it has posted.
+            let gso = if conn.features.gso_tcpv4 && conn.features.sg {
+                coalesce_front(queue, avail.min(XEN_NETIF_NR_SLOTS_MIN as usize))
+            } else {
+                0
+            };
+            let f = queue.front().expect("front exists");
+            let need = slots_for(f.data.len()) + usize::from(gso != 0);
             for _ in 0..need {
                 match conn.rx.next_request() {
                     Ok(Some(r)) => reqs.push(r),
@@ -93,14 +104,9 @@ pub(crate) fn rx_pass<H: Hv>(
             }
             avail -= need;
             let mut f = queue.pop_front().expect("front exists");
-            // A frame nobody checked (from the wire): verify its TCP/UDP checksum here,
-            // once, and tell the guest (NETRXF_data_validated) so it does not verify it
-            // again; vSnoop then trusts it too. A bad checksum goes up unmarked: the
-            // guest's stack drops it.
-            if !f.csum_ok && csum::l4_checksum_ok(&f.data) {
-                f.csum_ok = true;
-            }
+            verify_checksum(&mut f);
             frames.push(f);
+            gsos.push(gso);
         }
         if frames.is_empty() {
             if queue.is_empty() || done >= budget {
@@ -119,8 +125,56 @@ pub(crate) fn rx_pass<H: Hv>(
             return Ok(false);
         }
         done += frames.len();
-        run_batch(hv, vif, conn, counters, frames, &reqs, outcomes);
+        run_batch(hv, vif, conn, counters, frames, &gsos, &reqs, outcomes);
     }
+}
+
+/// A frame nobody checked (from the wire): its TCP/UDP checksum is verified here, once,
+/// and the guest is told (`NETRXF_data_validated`) so it does not verify it again; vSnoop
+/// then trusts it too. A bad checksum goes up unmarked: the guest's stack drops it.
+fn verify_checksum(f: &mut Frame) {
+    if !f.csum_ok && csum::l4_checksum_ok(&f.data) {
+        f.csum_ok = true;
+    }
+}
+
+/// Merges the run of in-order TCP segments at the front of `queue` into one packet that
+/// needs at most `max_slots` slots (its data plus the GSO extra slot) and puts it in
+/// their place. Returns its GSO size, or 0 when the front frame stays as it was.
+fn coalesce_front(queue: &mut VecDeque<Frame>, max_slots: usize) -> u16 {
+    if queue.len() < 2 || max_slots < 3 {
+        return 0;
+    }
+    verify_checksum(&mut queue[0]);
+    let Some(first) = gro::Segment::parse(&queue[0].data, queue[0].csum_ok) else {
+        return 0;
+    };
+    let mut merge = gro::Merge::new(&queue[0].data, first);
+    let mut k = 1;
+    while k < queue.len() {
+        verify_checksum(&mut queue[k]);
+        let Some(seg) = gro::Segment::parse(&queue[k].data, queue[k].csum_ok) else {
+            break;
+        };
+        if slots_for(merge.len() + seg.payload()) + 1 > max_slots
+            || !merge.push(&queue[k].data, seg)
+        {
+            break;
+        }
+        k += 1;
+    }
+    if k == 1 {
+        return 0;
+    }
+    let src = queue[0].src;
+    let (data, gso) = merge.finish();
+    queue.drain(..k);
+    queue.push_front(Frame {
+        src,
+        data,
+        csum_ok: true,
+    });
+    gso.unwrap_or(0)
 }
 
 fn drop_frame<H: Hv>(
@@ -141,25 +195,41 @@ fn drop_frame<H: Hv>(
     outcomes.push(RxOutcome::NotDelivered { vif, frame, reason });
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_batch<H: Hv>(
     hv: &mut H,
     vif: VifId,
     conn: &mut Conn,
     counters: &mut VifCounters,
     frames: Vec<Frame>,
+    gsos: &[u16],
     reqs: &[NetifRxRequest],
     outcomes: &mut Vec<RxOutcome>,
 ) {
+    // Request index of each frame's first slot. A GSO packet's second slot carries the
+    // extra info (after the first data slot, where netfront looks for it).
+    let mut bases = Vec::with_capacity(frames.len());
+    let mut next = 0;
+    for (f, g) in frames.iter().zip(gsos) {
+        bases.push(next);
+        next += slots_for(f.data.len()) + usize::from(*g != 0);
+    }
+    let data_slot = |base: usize, gso: u16, chunk: usize| {
+        if gso != 0 && chunk > 0 {
+            base + chunk + 1
+        } else {
+            base + chunk
+        }
+    };
     let mut ok = Vec::with_capacity(frames.len());
     {
         let mut ops: Vec<CopyOp<'_>> = Vec::with_capacity(reqs.len() + frames.len());
-        let mut r = 0;
         let mut ranges = Vec::with_capacity(frames.len());
-        for f in &frames {
+        for ((f, g), base) in frames.iter().zip(gsos).zip(&bases) {
             let start = ops.len();
-            for chunk in f.data.chunks(PAGE_SIZE) {
+            for (i, chunk) in f.data.chunks(PAGE_SIZE).enumerate() {
+                let r = data_slot(*base, *g, i);
                 push_to_guest(&mut ops, conn.fe_dom, reqs[r].gref, 0, chunk);
-                r += 1;
             }
             ranges.push((start, ops.len()));
         }
@@ -169,9 +239,9 @@ fn run_batch<H: Hv>(
         }
     }
     // Responses, in the slots of their requests (consumed in order, answered in order).
-    let mut r = 0;
-    for (f, good) in frames.iter().zip(&ok) {
+    for (((f, g), base), good) in frames.iter().zip(gsos).zip(&bases).zip(&ok) {
         let n = slots_for(f.data.len());
+        let gso = if *good { *g } else { 0 };
         for (i, chunk) in f.data.chunks(PAGE_SIZE).enumerate() {
             let mut flags = 0;
             if *good && i + 1 < n {
@@ -180,18 +250,44 @@ fn run_batch<H: Hv>(
             if *good && i == 0 && f.csum_ok {
                 flags |= NETRXF_DATA_VALIDATED;
             }
+            if gso != 0 && i == 0 {
+                flags |= NETRXF_EXTRA_INFO;
+            }
             let status = if *good {
                 chunk.len() as i16
             } else {
                 NETIF_RSP_ERROR
             };
             let _ = conn.rx.put_response(NetifRxResponse {
-                id: reqs[r].id,
+                id: reqs[data_slot(*base, *g, i)].id,
                 offset: 0,
                 flags,
                 status,
             });
-            r += 1;
+            if i == 0 && *g != 0 {
+                // The slot reserved for the extra info: a GSO extra (as
+                // `netif_extra_info` laid over the response), or an error answer
+                // for its request when the copy failed.
+                let extra = if gso != 0 {
+                    NetifRxResponse {
+                        id: u16::from(XEN_NETIF_EXTRA_TYPE_GSO),
+                        offset: gso,
+                        flags: u16::from(XEN_NETIF_GSO_TYPE_TCPV4),
+                        status: 0,
+                    }
+                } else {
+                    NetifRxResponse {
+                        id: reqs[base + 1].id,
+                        offset: 0,
+                        flags: 0,
+                        status: NETIF_RSP_ERROR,
+                    }
+                };
+                let _ = conn.rx.put_response(extra);
+            }
+        }
+        if gso != 0 {
+            counters.rx_gso_packets += 1;
         }
     }
     if conn.rx.push_responses_and_check_notify() {
@@ -200,9 +296,10 @@ fn run_batch<H: Hv>(
     }
     // Free slots after the whole batch, plus those used by later frames of the batch.
     let free_after = conn.rx.unconsumed_requests().unwrap_or(0);
-    let mut later: u32 = frames.iter().map(|f| slots_for(f.data.len()) as u32).sum();
-    for (f, good) in frames.into_iter().zip(ok) {
-        later -= slots_for(f.data.len()) as u32;
+    let slots = |f: &Frame, g: u16| (slots_for(f.data.len()) + usize::from(g != 0)) as u32;
+    let mut later: u32 = frames.iter().zip(gsos).map(|(f, g)| slots(f, *g)).sum();
+    for ((f, g), good) in frames.into_iter().zip(gsos).zip(ok) {
+        later -= slots(&f, *g);
         if good {
             counters.rx_packets += 1;
             counters.rx_bytes += f.data.len() as u64;

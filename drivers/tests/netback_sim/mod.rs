@@ -589,6 +589,8 @@ pub struct FrontOpts {
     pub rx_buffers: usize,
     /// Grant RX buffers read-only (hostile: the backend cannot write them).
     pub rx_readonly: bool,
+    /// Advertise `feature-gso-tcpv4` (and take GSO extra slots on RX).
+    pub gso: bool,
 }
 
 impl Default for FrontOpts {
@@ -601,6 +603,7 @@ impl Default for FrontOpts {
             initialised_only: false,
             rx_buffers: 64,
             rx_readonly: false,
+            gso: false,
         }
     }
 }
@@ -632,6 +635,12 @@ pub struct Netfront {
     rx_partial: Vec<u8>,
     rx_partial_bad: bool,
     first_flags: u16,
+    /// The next RX slot is a GSO extra (the first slot of the packet said so).
+    expect_extra: bool,
+    complete_after_extra: bool,
+    cur_gso: Option<u16>,
+    /// GSO size of each received packet, in `received` order.
+    pub received_gso: Vec<Option<u16>>,
     /// Complete frames received, with their first response's flags.
     pub received: Vec<(Vec<u8>, u16)>,
     pub rx_errors: u64,
@@ -696,6 +705,10 @@ impl Netfront {
             rx_partial: Vec::new(),
             rx_partial_bad: false,
             first_flags: 0,
+            expect_extra: false,
+            complete_after_extra: false,
+            cur_gso: None,
+            received_gso: Vec::new(),
             received: Vec::new(),
             rx_errors: 0,
             tx_status: Vec::new(),
@@ -737,7 +750,7 @@ impl Netfront {
             if o.rx_notify { "1" } else { "0" },
         );
         self.write_key(world, "feature-sg", if o.sg { "1" } else { "0" });
-        self.write_key(world, "feature-gso-tcpv4", "0");
+        self.write_key(world, "feature-gso-tcpv4", if o.gso { "1" } else { "0" });
         self.write_key(world, "feature-no-csum-offload", "0");
         self.post_rx(world, o.rx_buffers);
         let s = if o.initialised_only {
@@ -937,6 +950,35 @@ impl Netfront {
             any = true;
             consumed += 1;
             let expect = self.rx_order.pop_front();
+            if self.expect_extra {
+                // netif_extra_info laid over the response: type, flags | size | gso type.
+                self.expect_extra = false;
+                let (ty, more) = (rsp.id & 0xff, rsp.id >> 8);
+                if ty != u16::from(XEN_NETIF_EXTRA_TYPE_GSO)
+                    || more != 0
+                    || rsp.offset == 0
+                    || rsp.flags & 0xff != u16::from(XEN_NETIF_GSO_TYPE_TCPV4)
+                {
+                    self.violations.push(format!("bad GSO extra {rsp:?}"));
+                }
+                self.cur_gso = Some(rsp.offset);
+                if let Some((gref, page)) = expect.and_then(|id| self.rx_posted.remove(&id)) {
+                    if page.0 != usize::MAX {
+                        assert!(world.end_grant(self.dom, gref), "RX grant still mapped");
+                        world.free_page(page);
+                    }
+                }
+                if std::mem::take(&mut self.complete_after_extra) {
+                    let f = std::mem::take(&mut self.rx_partial);
+                    if !self.rx_partial_bad && !f.is_empty() {
+                        self.received.push((f, self.first_flags));
+                        self.received_gso.push(self.cur_gso);
+                    }
+                    self.cur_gso = None;
+                    self.rx_partial_bad = false;
+                }
+                continue;
+            }
             if expect != Some(rsp.id) {
                 self.violations.push(format!(
                     "RX response id {} in the slot of request {:?}",
@@ -956,6 +998,13 @@ impl Netfront {
                 let bytes = world.page_read(page, rsp.offset as usize, rsp.status as usize);
                 if self.rx_partial.is_empty() {
                     self.first_flags = rsp.flags;
+                    if rsp.flags & NETRXF_EXTRA_INFO != 0 {
+                        if !self.opts.gso {
+                            self.violations
+                                .push("GSO extra for a frontend without GSO".into());
+                        }
+                        self.expect_extra = true;
+                    }
                 }
                 self.rx_partial.extend_from_slice(&bytes);
             }
@@ -963,14 +1012,22 @@ impl Netfront {
                 assert!(world.end_grant(self.dom, gref), "RX grant still mapped");
                 world.free_page(page);
             }
+            // A packet whose first slot announced an extra ends only after the extra (which
+            // follows the first slot, like netfront's xennet_get_extras).
+            if rsp.flags & NETRXF_MORE_DATA == 0 && self.expect_extra {
+                self.complete_after_extra = true;
+                continue;
+            }
             if rsp.flags & NETRXF_MORE_DATA == 0 {
                 if !self.rx_partial_bad && !self.rx_partial.is_empty() {
                     let f = std::mem::take(&mut self.rx_partial);
                     let flags = self.first_flags;
                     self.received.push((f, flags));
+                    self.received_gso.push(self.cur_gso.take());
                 }
                 self.rx_partial.clear();
                 self.rx_partial_bad = false;
+                self.cur_gso = None;
             }
         }
         if consumed > 0 {
