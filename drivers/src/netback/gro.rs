@@ -354,7 +354,7 @@ mod tests {
             cut in 0usize..40,
         ) {
             let p: Vec<u8> = (0..400u32).map(|i| i as u8).collect();
-            let mut frames = vec![
+            let mut frames = [
                 seg(10, &p[..100], TCP_ACK, 1),
                 seg(110, &p[100..200], TCP_ACK, 1),
                 seg(210, &p[200..300], TCP_ACK, 1),
