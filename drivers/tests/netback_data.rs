@@ -485,8 +485,8 @@ fn from_wire(sim: &mut Sim, frames: &[Vec<u8>]) {
     sim.settle();
 }
 
-#[test]
-fn wire_segments_reach_a_gso_guest_as_one_packet() {
+/// Guest 5 takes GSO packets, guest 6 does not; an uplink port; the MAC of a host on it.
+fn gso_guest_behind_uplink() -> (Sim, [u8; 6]) {
     let mut sim = two_guests(
         FrontOpts {
             gso: true,
@@ -495,7 +495,12 @@ fn wire_segments_reach_a_gso_guest_as_one_packet() {
         FrontOpts::default(),
     );
     sim.nb.add_uplink(0);
-    let ext = [0x02, 0, 0, 0, 0, 0x42];
+    (sim, [0x02, 0, 0, 0, 0, 0x42])
+}
+
+#[test]
+fn wire_segments_reach_a_gso_guest_as_one_packet() {
+    let (mut sim, ext) = gso_guest_behind_uplink();
     let payload: Vec<u8> = (0..14480u32).map(|i| (i % 251) as u8).collect();
     let segs: Vec<Vec<u8>> = payload
         .chunks(1448)
@@ -529,15 +534,7 @@ fn wire_segments_reach_a_gso_guest_as_one_packet() {
 
 #[test]
 fn a_bad_segment_splits_the_run_and_is_not_merged() {
-    let mut sim = two_guests(
-        FrontOpts {
-            gso: true,
-            ..FrontOpts::default()
-        },
-        FrontOpts::default(),
-    );
-    sim.nb.add_uplink(0);
-    let ext = [0x02, 0, 0, 0, 0, 0x42];
+    let (mut sim, ext) = gso_guest_behind_uplink();
     let p = [7u8; 1000];
     let mut segs: Vec<Vec<u8>> = (0..6)
         .map(|i| tcp4_seg(mac(5), ext, 1 + i * 1000, &p))
