@@ -429,46 +429,6 @@ fn wire_frames_are_checksum_verified_once_and_marked_for_the_guest() {
     sim.finish();
 }
 
-/// A TCP/IPv4 data segment (ACK set, timestamps option) with a valid checksum.
-fn tcp4_seg(dst: [u8; 6], src: [u8; 6], seq: u32, payload: &[u8]) -> Vec<u8> {
-    let total = 20 + 32 + payload.len();
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&[0x08, 0x00]);
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        1,
-        0x40,
-        0,
-        64,
-        6,
-        0,
-        0,
-    ]);
-    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 11]);
-    let mut sum: u32 = f[14..34]
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    f[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-    f.extend_from_slice(&[0x13, 0x89, 0x9c, 0x40]);
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.extend_from_slice(&5u32.to_be_bytes());
-    f.extend_from_slice(&[0x80, 0x10, 0x01, 0x00, 0, 0, 0, 0]);
-    f.extend_from_slice(&[1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 3]);
-    f.extend_from_slice(payload);
-    drivers::netback::csum::fill_l4_checksum(&mut f).unwrap();
-    f
-}
-
 fn from_wire(sim: &mut Sim, frames: &[Vec<u8>]) {
     let mut out = PollOutput::default();
     for data in frames {

@@ -50,6 +50,16 @@ impl ServeConfig {
     }
 }
 
+/// Work counters a turn advances when it finds something to do: NIC frames received and
+/// sent, grant copies (guest TX and RX). A turn woken by the tick that moves them found
+/// work no event announced.
+fn work_done(uplink: &Option<Uplink>, hv: &KernelHv) -> (u64, u64, u64) {
+    let (rx, tx) = uplink
+        .as_ref()
+        .map_or((0, 0), |u| (u.counters.rx_frames, u.counters.tx_frames));
+    (rx, tx, hv.copies)
+}
+
 /// What `xl shutdown`/`xl reboot` asked for through `control/shutdown`.
 fn shutdown_request() -> Option<u32> {
     match xs::with(|x| x.read_string(Tx::NONE, "control/shutdown"))
@@ -138,11 +148,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
             }
             timed_out = !woke;
         }
-        let work_before = (
-            uplink.as_ref().map_or(0, |u| u.counters.rx_frames),
-            uplink.as_ref().map_or(0, |u| u.counters.tx_frames),
-            hv.copies,
-        );
+        let work_before = work_done(&uplink, &hv);
         let now = time::now_ns();
 
         // Xenstore: watch events (ours and netback's).
@@ -268,11 +274,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         }
 
         if timed_out {
-            let after = (
-                uplink.as_ref().map_or(0, |u| u.counters.rx_frames),
-                uplink.as_ref().map_or(0, |u| u.counters.tx_frames),
-                hv.copies,
-            );
+            let after = work_done(&uplink, &hv);
             if after != work_before {
                 late_wakeups += 1;
                 log::debug!(

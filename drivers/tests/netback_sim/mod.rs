@@ -1320,6 +1320,42 @@ pub fn extra_req(ty: u8, flags: u8, p: [u8; 6]) -> NetifTxRequest {
     }
 }
 
+/// A TCP/IPv4 data segment (ACK set, timestamps option; 10.0.0.1:5001 -> 10.0.0.11:40000)
+/// with valid IP and TCP checksums.
+pub fn tcp4_seg(dst: [u8; 6], src: [u8; 6], seq: u32, payload: &[u8]) -> Vec<u8> {
+    use drivers::netback::csum::{fill_l4_checksum, fold, sum_words};
+    let total = 20 + 32 + payload.len();
+    let mut f = Vec::with_capacity(14 + total);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 11]);
+    let c = fold(sum_words(0, &f[14..34]));
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&[0x13, 0x89, 0x9c, 0x40]);
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&5u32.to_be_bytes());
+    f.extend_from_slice(&[0x80, 0x10, 0x01, 0x00, 0, 0, 0, 0]);
+    f.extend_from_slice(&[1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 3]);
+    f.extend_from_slice(payload);
+    fill_l4_checksum(&mut f).unwrap();
+    f
+}
+
 /// An Ethernet + IPv6 + TCP frame (blank checksum) of `total` bytes.
 pub fn tcp6_frame(dst: [u8; 6], src: [u8; 6], total: usize, seed: u8) -> Vec<u8> {
     assert!(total >= 14 + 40 + 20);
