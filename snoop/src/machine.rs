@@ -262,15 +262,25 @@ impl Flow {
         if f.flags.has(TcpFlags::SYN) {
             return RxOutcome::Pass(PassReason::ControlFlag);
         }
+        let len = f.payload_len();
         if f.flags.has(TcpFlags::FIN) {
             // The guest answers FINs; vSnoop stays passive for the rest of the flow.
+            // The data in front of an in-order FIN is in the guest's buffers like any
+            // other in-order data, so it may be early-acked; the FIN itself is not.
+            if len > 0
+                && matches!(st, FlowState::Active | FlowState::NoBuffer)
+                && f.seq == self.rcv_nxt
+            {
+                let out = self.in_order_data(f, env, c);
+                self.goto(FlowState::Closing, c);
+                return out;
+            }
             if self.has(fl::TS_OK) && env.csum.ok(f) {
                 self.learn_timestamps(f);
             }
             self.goto(FlowState::Closing, c);
             return RxOutcome::Pass(PassReason::ControlFlag);
         }
-        let len = f.payload_len();
         if len == 0 {
             if self.has(fl::TS_OK) && self.unacceptable(f, env).is_none() {
                 self.learn_timestamps(f);
@@ -280,56 +290,16 @@ impl Flow {
         if st == FlowState::Closing {
             return RxOutcome::Pass(PassReason::Closing);
         }
-        let end = f.seq.wrapping_add(len);
-        let bad = self.unacceptable(f, env);
         if matches!(st, FlowState::Active | FlowState::NoBuffer) {
             if f.seq == self.rcv_nxt {
-                if let Some(r) = bad {
-                    self.resume_seq = self.rcv_nxt;
-                    self.goto(FlowState::UnexpectedSeq, c);
-                    return RxOutcome::Pass(r);
-                }
-                self.learn_timestamps(f);
-                self.rcv_nxt = end;
-                if f.ecn() == 3 {
-                    return RxOutcome::Pass(PassReason::EcnCe);
-                }
-                if !env.slots_ok {
-                    self.goto(FlowState::NoBuffer, c);
-                    return RxOutcome::Pass(PassReason::NoBuffer);
-                }
-                self.goto(FlowState::Active, c);
-                if !env.enabled || !self.has(fl::ENABLED) {
-                    return RxOutcome::Pass(PassReason::Disabled);
-                }
-                if !env.ack_room {
-                    return RxOutcome::Pass(PassReason::AckBufferTooSmall);
-                }
-                let prev_ack_point = self.ack_point;
-                let newly = end.wrapping_sub(self.ack_point);
-                let window = window_field(self.guest_right(), end, self.wscale());
-                self.ack_point = end;
-                let timestamps = if self.has(fl::TS_OK) {
-                    Some((self.guest_tsval, self.ts_recent))
-                } else {
-                    None
-                };
-                let fields = AckFields {
-                    seq: self.guest_snd_nxt,
-                    ack: end,
-                    window,
-                    timestamps,
-                };
-                return RxOutcome::Ack {
-                    fields,
-                    newly,
-                    prev_ack_point,
-                };
+                return self.in_order_data(f, env, c);
             }
             // Gap, reordering or retransmission: hand control back to the guest.
             self.resume_seq = self.rcv_nxt;
             self.goto(FlowState::UnexpectedSeq, c);
         }
+        let end = f.seq.wrapping_add(len);
+        let bad = self.unacceptable(f, env);
         // UNEXPECTED-SEQ: keep the contiguous run [resume_seq, rcv_nxt) of bytes known
         // to be in the guest, so that ACTIVE can resume at its end.
         match bad {
@@ -345,6 +315,59 @@ impl Flow {
                 RxOutcome::Pass(PassReason::UnexpectedSeq)
             }
             Some(r) => RxOutcome::Pass(r),
+        }
+    }
+
+    /// In-order data (`seq == rcv_nxt`, payload > 0) delivered to an ACTIVE or
+    /// NO-BUFFER flow: the early ACK, or why there is none.
+    #[inline(always)]
+    fn in_order_data(&mut self, f: &Seg, env: &mut RxEnv<'_>, c: &mut Counters) -> RxOutcome {
+        if let Some(r) = self.unacceptable(f, env) {
+            self.resume_seq = self.rcv_nxt;
+            self.goto(FlowState::UnexpectedSeq, c);
+            return RxOutcome::Pass(r);
+        }
+        let end = f.seq.wrapping_add(f.payload_len());
+        self.learn_timestamps(f);
+        self.rcv_nxt = end;
+        if f.ecn() == 3 {
+            return RxOutcome::Pass(PassReason::EcnCe);
+        }
+        if !env.slots_ok {
+            self.goto(FlowState::NoBuffer, c);
+            return RxOutcome::Pass(PassReason::NoBuffer);
+        }
+        self.goto(FlowState::Active, c);
+        if !env.enabled || !self.has(fl::ENABLED) {
+            return RxOutcome::Pass(PassReason::Disabled);
+        }
+        if self.has(fl::GUEST_FIN) {
+            // The guest sent its FIN: if its application closed the socket (rather
+            // than shut down writing only) its TCP discards new data and resets.
+            return RxOutcome::Pass(PassReason::Closing);
+        }
+        if !env.ack_room {
+            return RxOutcome::Pass(PassReason::AckBufferTooSmall);
+        }
+        let prev_ack_point = self.ack_point;
+        let newly = end.wrapping_sub(self.ack_point);
+        let window = window_field(self.guest_right(), end, self.wscale());
+        self.ack_point = end;
+        let timestamps = if self.has(fl::TS_OK) {
+            Some((self.guest_tsval, self.ts_recent))
+        } else {
+            None
+        };
+        let fields = AckFields {
+            seq: self.guest_snd_nxt,
+            ack: end,
+            window,
+            timestamps,
+        };
+        RxOutcome::Ack {
+            fields,
+            newly,
+            prev_ack_point,
         }
     }
 

@@ -16,6 +16,9 @@ const MIN_SLOTS: u32 = 8;
 enum Op {
     /// Sender sends new data (up to its view of the window; a 1-byte probe if closed).
     Send(u16),
+    /// Sender sends its last data (possibly none) with a FIN: it sends no new data
+    /// afterwards, and retransmissions that reach the end carry the FIN again.
+    Close(u16),
     /// Sender retransmits from SND.UNA + offset.
     Retransmit(u16, u16),
     /// Sender sends a pure ACK (or window update) for guest data.
@@ -34,6 +37,9 @@ enum Op {
     GuestDupAck,
     /// The guest sends data.
     GuestData(u8),
+    /// The guest's application closes the socket: the guest sends its FIN and
+    /// discards (does not accept) any data that arrives afterwards.
+    GuestClose,
     /// The guest application reads bytes, opening the window.
     AppRead(u16),
     /// The guest posts RX buffers.
@@ -47,12 +53,13 @@ fn slots() -> impl Strategy<Value = u8> {
 /// Operations of the guest, the application and the netback's RX ring.
 fn guest_op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (1u8..=6).prop_map(Op::GuestRun),
-        3 => Just(Op::GuestAck),
-        1 => Just(Op::GuestDupAck),
-        1 => (1u8..=60).prop_map(Op::GuestData),
-        2 => any::<u16>().prop_map(Op::AppRead),
-        1 => any::<u8>().prop_map(Op::RxSpace),
+        24 => (1u8..=6).prop_map(Op::GuestRun),
+        24 => Just(Op::GuestAck),
+        8 => Just(Op::GuestDupAck),
+        8 => (1u8..=60).prop_map(Op::GuestData),
+        16 => any::<u16>().prop_map(Op::AppRead),
+        8 => any::<u8>().prop_map(Op::RxSpace),
+        1 => Just(Op::GuestClose),
     ]
 }
 
@@ -62,6 +69,7 @@ fn op(chaos: bool) -> BoxedStrategy<Op> {
     if chaos {
         prop_oneof![
             6 => (1u16..=400).prop_map(Op::Send),
+            1 => (0u16..=400).prop_map(Op::Close),
             1 => (any::<u16>(), 1u16..=400).prop_map(|(a, b)| Op::Retransmit(a, b)),
             1 => Just(Op::SenderAck),
             8 => (any::<u8>(), slots()).prop_map(|(a, b)| Op::Deliver(a, b)),
@@ -73,6 +81,7 @@ fn op(chaos: bool) -> BoxedStrategy<Op> {
     } else {
         prop_oneof![
             6 => (1u16..=400).prop_map(Op::Send),
+            1 => (0u16..=400).prop_map(Op::Close),
             1 => Just(Op::SenderAck),
             8 => slots().prop_map(|b| Op::Deliver(0, b)),
             11 => guest_op(),
@@ -87,6 +96,10 @@ struct Seg {
     len: u32,
     tsval: u32,
     ack: u32,
+    /// The segment carries the sender's FIN after its data.
+    fin: bool,
+    /// Delivered to the ring after the guest's application closed the socket.
+    late: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +158,8 @@ struct World {
     sender_saw_ack: bool,
     ts_clock: u32,
     sender_rcv_nxt: u32,
+    /// Sequence number of the sender's FIN (the end of its data), once it closed.
+    snd_fin: Option<u32>,
     // Network and ring.
     net: Vec<Seg>,
     ring: Vec<Seg>,
@@ -160,6 +175,11 @@ struct World {
     g_ts: u32,
     g_last: Option<(u32, u16)>,
     g_right: u32,
+    /// The guest's TCP accepted the sender's FIN.
+    g_fin_rcvd: bool,
+    /// The guest's application closed the socket (guest FIN sent): new data is
+    /// discarded.
+    g_closed: bool,
     // What the sender has been told (model of vSnoop's obligations).
     last_ack_sent: u32,
     ts_recent: u32,
@@ -195,6 +215,7 @@ impl World {
             sender_saw_ack: true,
             ts_clock: 1000,
             sender_rcv_nxt: c.g0(),
+            snd_fin: None,
             net: Vec::new(),
             ring: Vec::new(),
             delivered: Vec::new(),
@@ -207,6 +228,8 @@ impl World {
             g_ts: 51,
             g_last: Some((r0, wnd0)),
             g_right: r0.wrapping_add((wnd0 as u32) << ws),
+            g_fin_rcvd: false,
+            g_closed: false,
             last_ack_sent: r0,
             ts_recent: 101,
             ts_max: 101,
@@ -224,7 +247,7 @@ impl World {
         self.c.remote_seg_full(
             s.seq,
             s.ack,
-            ACK,
+            if s.fin { ACK | FIN } else { ACK },
             1000,
             Some((s.tsval, 1)),
             false,
@@ -301,7 +324,10 @@ impl World {
         let r = self
             .e
             .on_delivered_to_guest(self.c.vif, &frame, slots as u32, 0, &mut out);
-        self.ring.push(s);
+        self.ring.push(Seg {
+            late: self.g_closed,
+            ..s
+        });
         self.mark_delivered(&s);
         // Model TS.Recent (RFC 7323 §4.3) over acceptable delivered segments.
         let end = s.seq.wrapping_add(s.len);
@@ -358,6 +384,14 @@ impl World {
             }
             let s = self.ring.remove(0);
             let end = s.seq.wrapping_add(s.len);
+            if s.late && s.len > 0 && lt(self.g_rcv_nxt, end) {
+                // New data for a socket its application closed: discarded (Linux
+                // answers it with an RST).
+                continue;
+            }
+            if self.g_fin_rcvd {
+                continue; // nothing new after the FIN
+            }
             let free = self.g_buf - self.g_unread;
             let limit = self.g_rcv_nxt.wrapping_add(free);
             if !le(end, limit) {
@@ -386,27 +420,48 @@ impl World {
                         break;
                     }
                 }
+                if s.fin && self.g_rcv_nxt == end {
+                    self.g_rcv_nxt = end.wrapping_add(1);
+                    self.g_fin_rcvd = true;
+                }
+            } else if s.fin && s.len == 0 && s.seq == self.g_rcv_nxt {
+                self.g_rcv_nxt = end.wrapping_add(1);
+                self.g_fin_rcvd = true;
             } else if lt(self.g_rcv_nxt, s.seq) {
+                // Out of order: the data is kept, a FIN on it is not (the sender
+                // retransmits it).
                 self.g_ooo.push((s.seq, end));
             }
         }
     }
 
     fn guest_send(&mut self, ack: u32, wnd: u16, sack: &[(u32, u32)], payload_len: u8) {
+        self.guest_send_flags(ack, wnd, sack, payload_len, false)
+    }
+
+    fn guest_send_flags(
+        &mut self,
+        ack: u32,
+        wnd: u16,
+        sack: &[(u32, u32)],
+        payload_len: u8,
+        fin: bool,
+    ) {
         self.g_ts += 1;
         let payload = vec![0x44; payload_len as usize];
         let mut f = self.c.guest_seg_full(
             self.g_snd_nxt,
             ack,
-            ACK,
+            if fin { ACK | FIN } else { ACK },
             wnd,
             Some((self.g_ts, self.ts_recent)),
             false,
             sack,
             &payload,
         );
-        let own_dup = payload_len == 0 && sack.is_empty() && self.g_last == Some((ack, wnd));
-        self.g_snd_nxt = self.g_snd_nxt.wrapping_add(payload_len as u32);
+        let own_dup =
+            payload_len == 0 && !fin && sack.is_empty() && self.g_last == Some((ack, wnd));
+        self.g_snd_nxt = self.g_snd_nxt.wrapping_add(payload_len as u32 + fin as u32);
         let seg_right = ack.wrapping_add((wnd as u32) << self.ws);
         let stale = self.g_last.is_some_and(|(a, _)| lt(ack, a));
         if !stale {
@@ -417,7 +472,7 @@ impl World {
         let v = self.e.on_from_guest(self.c.vif, &mut f, 0);
         if v == GuestVerdict::Suppress {
             assert!(
-                payload_len == 0 && sack.is_empty(),
+                payload_len == 0 && sack.is_empty() && !fin,
                 "only pure ACKs may be suppressed"
             );
             return;
@@ -457,40 +512,64 @@ impl World {
         self.guest_send(ack, wnd, &blocks, 0);
     }
 
+    /// A sender segment of `len` data bytes from `seq`; it carries the FIN when it
+    /// reaches the end of a closed sender's data.
+    fn sender_seg(&mut self, seq: u32, len: u32) -> Seg {
+        let tsval = self.next_ts();
+        let fin = self.snd_fin == Some(seq.wrapping_add(len));
+        Seg {
+            seq,
+            len,
+            tsval,
+            ack: self.sender_rcv_nxt,
+            fin,
+            late: false,
+        }
+    }
+
     fn step(&mut self, op: &Op) {
         match *op {
-            Op::Send(len) => {
+            Op::Send(_) if self.snd_fin.is_some() => {}
+            Op::Close(_) if self.snd_fin.is_some() => {}
+            Op::Send(len) | Op::Close(len) => {
+                let closing = matches!(op, Op::Close(_));
                 let right = self.sender_right();
                 let room = right.wrapping_sub(self.snd_nxt) as i32;
                 let len = if room > 0 {
                     (len as u32).min(room as u32)
                 } else {
-                    1
+                    (!closing) as u32
                 };
-                let tsval = self.next_ts();
-                let s = Seg {
-                    seq: self.snd_nxt,
-                    len,
-                    tsval,
-                    ack: self.sender_rcv_nxt,
-                };
-                self.snd_nxt = self.snd_nxt.wrapping_add(len);
+                let seq = self.snd_nxt;
+                self.snd_nxt = seq.wrapping_add(len);
+                if closing {
+                    self.snd_fin = Some(self.snd_nxt);
+                }
+                let s = self.sender_seg(seq, len);
+                if closing {
+                    self.snd_nxt = self.snd_nxt.wrapping_add(1);
+                }
                 self.net.push(s);
             }
             Op::Retransmit(off, len) => {
-                let out = self.snd_nxt.wrapping_sub(self.snd_una);
-                if out == 0 {
+                let data_end = self.snd_fin.unwrap_or(self.snd_nxt);
+                if !lt(self.snd_una, self.snd_nxt) {
                     return;
                 }
-                let off = off as u32 % out;
-                let len = (len as u32).min(out - off);
-                let tsval = self.next_ts();
-                self.net.push(Seg {
-                    seq: self.snd_una.wrapping_add(off),
-                    len,
-                    tsval,
-                    ack: self.sender_rcv_nxt,
-                });
+                let out = if lt(self.snd_una, data_end) {
+                    data_end.wrapping_sub(self.snd_una)
+                } else {
+                    0
+                };
+                let s = if out == 0 {
+                    // Only the FIN is outstanding.
+                    self.sender_seg(data_end, 0)
+                } else {
+                    let off = off as u32 % out;
+                    let len = (len as u32).min(out - off);
+                    self.sender_seg(self.snd_una.wrapping_add(off), len)
+                };
+                self.net.push(s);
             }
             Op::SenderAck => {
                 let tsval = self.next_ts();
@@ -499,6 +578,8 @@ impl World {
                     len: 0,
                     tsval,
                     ack: self.sender_rcv_nxt,
+                    fin: false,
+                    late: false,
                 });
             }
             Op::Deliver(pick, slots) => self.deliver(pick, slots),
@@ -526,6 +607,14 @@ impl World {
                 let free = self.g_buf - self.g_unread;
                 let wnd = (free >> self.ws).min(0xffff) as u16;
                 self.guest_send(self.g_rcv_nxt, wnd, &[], n);
+            }
+            Op::GuestClose => {
+                if !self.g_closed {
+                    self.g_closed = true;
+                    let free = self.g_buf - self.g_unread;
+                    let wnd = (free >> self.ws).min(0xffff) as u16;
+                    self.guest_send_flags(self.g_rcv_nxt, wnd, &[], 0, true);
+                }
             }
             Op::AppRead(n) => self.g_unread -= (n as u32).min(self.g_unread),
             Op::RxSpace(s) => self.e.on_rx_space(self.c.vif, s as u32),

@@ -278,12 +278,60 @@ fn fin_syn_rst_are_never_acked() {
     let mut e = engine();
     c.establish(&mut e, 10_000);
     let r0 = c.r0();
-    // FIN with data, in order: not acked, flow goes CLOSING for good.
+    // FIN with data, in order: the data is in the guest's buffers and is acked, the
+    // FIN is not (the ACK stops at its sequence number); CLOSING for good.
     let fin = c.remote_seg_full(r0, c.g0(), ACK | FIN, 1000, Some((200, 1)), false, P);
-    assert!(deliver(&mut e, &c, &fin, 256).is_none());
+    let ack = parse_ack(&deliver(&mut e, &c, &fin, 256).expect("data before the FIN"));
+    assert_eq!(ack.ack, r0 + 100, "the ACK covers the data, never the FIN");
+    assert_eq!(ack.flags.0 & (FIN | SYN | RST), 0);
     assert_eq!(state(&e, &c), Some(FlowState::Closing));
+    // Its retransmission, a bare FIN and data after it: nothing.
+    assert!(deliver(&mut e, &c, &fin, 256).is_none());
+    let bare = c.remote_seg_full(
+        r0 + 100,
+        c.g0(),
+        ACK | FIN,
+        1000,
+        Some((201, 1)),
+        false,
+        &[],
+    );
+    assert!(deliver(&mut e, &c, &bare, 256).is_none());
     assert!(deliver(&mut e, &c, &c.data(r0 + 100, 201, P), 256).is_none());
-    assert_eq!(e.counters().rx_pass.control_flag, 1);
+    assert_eq!(e.counters().rx_pass.control_flag, 2);
+    // The guest's ACK of data + FIN passes; a guest pure ACK of the data alone would
+    // be a duplicate of vSnoop's and is suppressed.
+    let (v, _) = from_guest(&mut e, &c, c.gack(r0 + 100, ack.window, 60));
+    assert_eq!(v, GuestVerdict::Suppress);
+    let (v, _) = from_guest(&mut e, &c, c.gack(r0 + 101, ack.window, 61));
+    assert_eq!(v, GuestVerdict::Forward);
+
+    // A FIN with data out of order (a gap before it): nothing acked.
+    let c1 = Conn {
+        rport: 40001,
+        ..Conn::v4()
+    };
+    c1.establish(&mut e, 10_000);
+    let fin = c1.remote_seg_full(
+        c1.r0() + 50,
+        c1.g0(),
+        ACK | FIN,
+        1000,
+        Some((200, 1)),
+        false,
+        P,
+    );
+    assert!(deliver(&mut e, &c1, &fin, 256).is_none());
+    assert_eq!(state(&e, &c1), Some(FlowState::Closing));
+    // A FIN with in-order data while NO-BUFFER: not acked either.
+    let c4 = Conn {
+        rport: 40004,
+        ..Conn::v4()
+    };
+    c4.establish(&mut e, 10_000);
+    let fin = c4.remote_seg_full(c4.r0(), c4.g0(), ACK | FIN, 1000, Some((200, 1)), false, P);
+    assert!(deliver(&mut e, &c4, &fin, 2).is_none());
+    assert_eq!(state(&e, &c4), Some(FlowState::Closing));
 
     // RST: CLOSING too (the guest decides if it is acceptable).
     let c2 = Conn {
@@ -309,6 +357,33 @@ fn fin_syn_rst_are_never_acked() {
     assert!(deliver(&mut e, &c3, &syn, 256).is_none());
     assert_eq!(state(&e, &c3), Some(FlowState::SynSeen));
     assert!(deliver(&mut e, &c3, &c3.data(c3.r0(), 301, P), 256).is_none());
+}
+
+#[test]
+fn no_early_acks_after_the_guest_sent_its_fin() {
+    // The guest's FIN may mean its application closed the socket, and then its TCP
+    // discards new data (and resets): vSnoop must not acknowledge that data.
+    let c = Conn::v4();
+    let mut e = engine();
+    c.establish(&mut e, 10_000);
+    let r0 = c.r0();
+    assert!(deliver(&mut e, &c, &c.data(r0, 200, P), 256).is_some());
+    let gfin = c.guest_seg_full(
+        c.g0(),
+        r0 + 100,
+        ACK | FIN,
+        9_000,
+        Some((60, 200)),
+        false,
+        &[],
+        &[],
+    );
+    let (v, _) = from_guest(&mut e, &c, gfin);
+    assert_eq!(v, GuestVerdict::Forward);
+    assert!(deliver(&mut e, &c, &c.data(r0 + 100, 201, P), 256).is_none());
+    assert!(deliver(&mut e, &c, &c.data(r0 + 200, 202, P), 256).is_none());
+    assert_eq!(e.counters().rx_pass.closing, 2);
+    assert_eq!(e.counters().early_acks, 1);
 }
 
 #[test]
