@@ -176,13 +176,14 @@ impl Counters {
     }
 }
 
-/// Per-flow counters (32-bit, wrapping, except the byte count which is 48-bit).
+/// Per-flow counters (32-bit, wrapping).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowCounters {
     /// Early ACKs sent for this flow.
     pub early_acks: u32,
-    /// Sequence space early-acked for this flow (modulo 2^48).
-    pub early_acked_bytes: u64,
+    /// Sequence space early-acked for this flow (modulo 2^32; the engine-wide
+    /// total is 64-bit).
+    pub early_acked_bytes: u32,
     /// Guest pure ACKs suppressed.
     pub guest_suppressed: u32,
     /// Guest segments rewritten.

@@ -33,12 +33,6 @@ pub enum TxChecksum {
     Partial,
 }
 
-/// Ticks of 2^20 ns (~1.05 ms): the flow table's idle clock.
-#[inline]
-fn tick(now_ns: u64) -> u32 {
-    (now_ns >> 20) as u32
-}
-
 const BARE_SYN_MASK: u8 = TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST | TcpFlags::FIN;
 
 /// Whether a flow may be dropped without breaking a rule: nothing early-acked is
@@ -76,6 +70,9 @@ pub struct Engine {
     counters: Counters,
     /// One bit per vif: set while its free RX slots are below the threshold.
     nobuf: Box<[u64; 1 << 10]>,
+    /// The idle clock's epoch is `now_ns >> epoch_shift`: the smallest power of two
+    /// of nanoseconds that is at least half of `idle_timeout_ns`.
+    epoch_shift: u32,
 }
 
 impl Engine {
@@ -87,12 +84,21 @@ impl Engine {
     /// allocated afterwards.
     pub fn new(cfg: Config) -> Self {
         let table = FlowTable::new(cfg.max_flows, cfg.hash_seed);
+        let half = (cfg.idle_timeout_ns / 2).max(1);
+        let epoch_shift = (u64::BITS - (half - 1).leading_zeros()).min(61);
         Engine {
             cfg,
             table,
             counters: Counters::default(),
             nobuf: Box::new([0u64; 1 << 10]),
+            epoch_shift,
         }
+    }
+
+    /// The idle clock at `now_ns`, modulo 4 (a flow keeps two bits of it).
+    #[inline(always)]
+    fn epoch(&self, now_ns: u64) -> u8 {
+        (now_ns >> self.epoch_shift) as u8 & 3
     }
 
     /// The configuration in force.
@@ -172,7 +178,7 @@ impl Engine {
                 return None;
             }
         };
-        let t = tick(now_ns);
+        let t = self.epoch(now_ns);
         let key = KeyWords::of_seg(vif, f, frame, true);
         let mut csum = CsumCheck::new(frame, csum == RxChecksum::Verify);
         if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
@@ -204,7 +210,7 @@ impl Engine {
             csum,
         };
         let flow = self.table.get_mut(i);
-        flow.last_seen = t;
+        flow.touch(t);
         let before = flow.state();
         match flow.on_sender_delivered(f, &mut env, &mut self.counters) {
             RxOutcome::Ack {
@@ -249,8 +255,9 @@ impl Engine {
         };
         let key = KeyWords::of_seg(vif, &f, frame, true);
         if let Some(i) = self.table.find_words(&key) {
+            let t = self.epoch(now_ns);
             let flow = self.table.get_mut(i);
-            flow.last_seen = tick(now_ns);
+            flow.touch(t);
             flow.on_sender_lost(&f, &mut self.counters);
         }
     }
@@ -280,7 +287,7 @@ impl Engine {
                 return GuestVerdict::Forward;
             }
         };
-        let t = tick(now_ns);
+        let t = self.epoch(now_ns);
         let key = KeyWords::of_seg(vif, f, frame, false);
         if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
             match self.find_or_insert(&FlowKey::of_guest_seg(vif, f, frame), t) {
@@ -298,7 +305,7 @@ impl Engine {
         };
         let vif_nobuf = self.vif_nobuf(vif);
         let flow = self.table.get_mut(i);
-        flow.last_seen = t;
+        flow.touch(t);
         if !vif_nobuf && flow.state() == Some(FlowState::NoBuffer) {
             flow.goto(FlowState::Active, &mut self.counters);
         }
@@ -359,12 +366,18 @@ impl Engine {
     /// Removes flows idle for at least `idle_timeout_ns` that can go without
     /// breaking a rule (nothing early-acked outstanding, handshake incomplete, or
     /// reset). Walks the whole table: call it every second or so. Returns how many.
+    ///
+    /// The idle clock is two bits per flow: epochs of E = the smallest power of two
+    /// of ns >= `idle_timeout_ns / 2`. A flow goes once three epoch boundaries have
+    /// passed since its last activity (idle > 2E >= the timeout) and before the
+    /// fourth (idle < 4E); a flow that is still idle but was not removed in that
+    /// window (no call, or not evictable) starts another round. Call this at least
+    /// once per E (30 s at the default timeout).
     pub fn expire_idle(&mut self, now_ns: u64) -> usize {
-        let now = tick(now_ns);
-        let idle = (self.cfg.idle_timeout_ns >> 20).min(u32::MAX as u64 / 2) as u32;
+        let now = self.epoch(now_ns);
         let counters = &mut self.counters;
         let n = self.table.retain_not(|f| {
-            if now.wrapping_sub(f.last_seen) >= idle && evictable(f) {
+            if f.idle_epochs(now) == 3 && evictable(f) {
                 counters.count_transition(f.state(), None);
                 true
             } else {
@@ -414,7 +427,7 @@ impl Engine {
         FlowInfo::of(f, st)
     }
 
-    fn find_or_insert(&mut self, key: &FlowKey, t: u32) -> Option<usize> {
+    fn find_or_insert(&mut self, key: &FlowKey, t: u8) -> Option<usize> {
         if let Some(i) = self.table.find(key) {
             return Some(i);
         }

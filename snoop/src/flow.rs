@@ -1,8 +1,9 @@
 //! Flow key, per-flow entry (the table's element) and its public snapshot.
 //!
-//! The entry is laid out to stay at 96 bytes including the key (see
-//! `flow_entry_is_96_bytes`): 32-bit sequence state, a 32-bit coarse idle clock and
-//! packed small fields.
+//! The entry is 90 bytes including the key (see `flow_entry_is_90_bytes`), so
+//! that with the table's index (6 bytes per flow) a flow costs 96 bytes: 32-bit
+//! sequence state, 32-bit per-flow counters, and a two-bit idle clock in the flag
+//! byte (see [`Flow::idle_epochs`]).
 
 use crate::counters::FlowCounters;
 use crate::seq;
@@ -272,15 +273,25 @@ pub(crate) mod fl {
     pub const GUEST_FIN: u8 = 0x10;
     /// The sender sent an RST (the flow is CLOSING and may be evicted while dirty).
     pub const RST_SEEN: u8 = 0x20;
+    /// The idle clock: the engine's epoch (see `Engine::epoch`) modulo 4 at the
+    /// flow's last activity.
+    pub const EPOCH: u8 = 0xc0;
+    pub const EPOCH_SHIFT: u32 = 6;
 }
 
 /// One flow-table entry (key + state). An entry with `state_ws & 0x0f == 0` is free.
-/// Aligned to 32 bytes so that in the table's array every entry spans exactly two
-/// 64-byte cache lines (never three).
+/// Packed to 2-byte alignment (90 bytes, no padding): the key and the small fields
+/// the lookup reads first lead, the counters trail.
 #[derive(Clone, Copy, Debug, Default)]
-#[repr(align(32))]
+#[repr(C, packed(2))]
 pub(crate) struct Flow {
     pub key: FlowKey,
+    /// Low nibble: state (0 = free slot); high nibble: guest window scale.
+    pub state_ws: u8,
+    /// `fl::*` bits (the top two are the idle clock, `fl::EPOCH`).
+    pub flags: u8,
+    /// Raw window of the guest's latest (non-stale) segment.
+    pub guest_wnd: u16,
     /// Next expected sequence number from the sender: every byte below it is known
     /// to be in the guest (delivered in order, or acknowledged by the guest). In
     /// UNEXPECTED-SEQ: the end of the contiguous run `[resume_seq, rcv_nxt)` of
@@ -302,18 +313,9 @@ pub(crate) struct Flow {
     pub guest_snd_nxt: u32,
     /// UNEXPECTED-SEQ: start of the contiguous run known delivered.
     pub resume_seq: u32,
-    /// Last activity, in ticks of 2^20 ns (~1.05 ms), wrapping.
-    pub last_seen: u32,
-    /// Raw window of the guest's latest (non-stale) segment.
-    pub guest_wnd: u16,
-    /// Bits 32..48 of the per-flow early-acked byte count.
-    pub acked_hi: u16,
-    /// Low nibble: state (0 = free slot); high nibble: guest window scale.
-    pub state_ws: u8,
-    /// `fl::*` bits.
-    pub flags: u8,
     pub early_acks: u32,
-    pub acked_lo: u32,
+    /// Sequence space early-acked, modulo 2^32.
+    pub acked: u32,
     pub suppressed: u32,
     pub rewritten: u32,
 }
@@ -339,6 +341,18 @@ impl Flow {
     pub fn set_wscale(&mut self, ws: u8) {
         self.state_ws = (self.state_ws & 0x0f) | (ws.min(14) << 4);
     }
+    /// Records activity in idle-clock epoch `epoch` (only its low two bits count).
+    #[inline]
+    pub fn touch(&mut self, epoch: u8) {
+        self.flags = (self.flags & !fl::EPOCH) | ((epoch & 3) << fl::EPOCH_SHIFT);
+    }
+    /// Whole epochs since the last activity as seen from epoch `now`, modulo 4: a
+    /// flow idle for four epochs or more looks fresh again, so the caller must
+    /// look (`Engine::expire_idle`) at least once an epoch.
+    #[inline]
+    pub fn idle_epochs(&self, now: u8) -> u8 {
+        now.wrapping_sub(self.flags >> fl::EPOCH_SHIFT) & 3
+    }
     #[inline]
     pub fn has(&self, f: u8) -> bool {
         self.flags & f != 0
@@ -363,14 +377,12 @@ impl Flow {
         seq::lt(self.guest_ack, self.ack_point)
     }
     pub fn add_acked_bytes(&mut self, n: u32) {
-        let total = (((self.acked_hi as u64) << 32) | self.acked_lo as u64).wrapping_add(n as u64);
-        self.acked_lo = total as u32;
-        self.acked_hi = (total >> 32) as u16;
+        self.acked = self.acked.wrapping_add(n);
     }
     pub fn counters(&self) -> FlowCounters {
         FlowCounters {
             early_acks: self.early_acks,
-            early_acked_bytes: ((self.acked_hi as u64) << 32) | self.acked_lo as u64,
+            early_acked_bytes: self.acked,
             guest_suppressed: self.suppressed,
             guest_rewritten: self.rewritten,
         }
@@ -437,12 +449,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flow_entry_is_96_bytes() {
-        assert!(
-            core::mem::size_of::<Flow>() <= 96,
-            "{}",
-            core::mem::size_of::<Flow>()
-        );
+    fn flow_entry_is_90_bytes() {
+        assert_eq!(core::mem::size_of::<Flow>(), 90);
+        assert_eq!(core::mem::align_of::<Flow>(), 2);
     }
 
     #[test]
@@ -464,7 +473,16 @@ mod tests {
         assert_eq!(FlowState::from_u8(8), None);
         f.add_acked_bytes(u32::MAX);
         f.add_acked_bytes(2);
-        assert_eq!(f.counters().early_acked_bytes, (u32::MAX as u64) + 2);
+        assert_eq!(f.counters().early_acked_bytes, 1);
+        f.set_flag(fl::RST_SEEN | fl::TS_OK, true);
+        for e in 0..=9u8 {
+            f.touch(e);
+            assert_eq!(f.idle_epochs(e), 0);
+            assert_eq!(f.idle_epochs(e.wrapping_add(3)), 3);
+            assert_eq!(f.idle_epochs(e.wrapping_add(4)), 0);
+            assert_eq!(f.state(), Some(FlowState::Closing));
+            assert!(f.has(fl::RST_SEEN) && f.has(fl::TS_OK) && !f.has(fl::ENABLED));
+        }
     }
 
     /// The key read straight from a frame equals the key built from the parsed

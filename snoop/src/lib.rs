@@ -46,7 +46,8 @@ pub struct Config {
     /// Flow-table capacity (allocated once in `Engine::new`; at most 2^32 - 2).
     pub max_flows: usize,
     /// A flow idle for this long (ns) may be evicted by `expire_idle` (when that
-    /// breaks no rule).
+    /// breaks no rule). The idle clock is coarse: a flow goes after between 1x and
+    /// 4x this (see [`Engine::expire_idle`]).
     pub idle_timeout_ns: u64,
     /// Global on/off switch (see [`Engine::set_enabled`]).
     pub enabled: bool,

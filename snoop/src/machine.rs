@@ -99,7 +99,7 @@ impl Flow {
     }
 
     /// The sender's SYN (without ACK) reached the guest: (re)start a passive open.
-    pub(crate) fn start_passive(&mut self, f: &Seg, tick: u32, c: &mut Counters) {
+    pub(crate) fn start_passive(&mut self, f: &Seg, epoch: u8, c: &mut Counters) {
         let prev = self.state();
         let key = self.key;
         *self = Flow {
@@ -114,8 +114,8 @@ impl Flow {
         let ts = tsval(f);
         self.ts_recent = ts.unwrap_or(0);
         self.ts_max = ts.unwrap_or(0);
-        self.last_seen = tick;
         self.flags = fl::ENABLED;
+        self.touch(epoch);
         self.set_flag(fl::TS_OK, ts.is_some());
         self.set_flag(fl::SACK_OK, f.opts.sack_permitted);
         self.set_flag(fl::SYN_WS, f.opts.wscale.is_some());
@@ -124,7 +124,7 @@ impl Flow {
     }
 
     /// The guest sent a SYN (without ACK): (re)start an active open.
-    pub(crate) fn start_active(&mut self, f: &Seg, tick: u32, c: &mut Counters) {
+    pub(crate) fn start_active(&mut self, f: &Seg, epoch: u8, c: &mut Counters) {
         let prev = self.state();
         let key = self.key;
         *self = Flow {
@@ -134,8 +134,8 @@ impl Flow {
         self.guest_snd_nxt = f.seq.wrapping_add(1);
         let ts = tsval(f);
         self.guest_tsval = ts.unwrap_or(0);
-        self.last_seen = tick;
         self.flags = fl::ENABLED;
+        self.touch(epoch);
         self.set_flag(fl::TS_OK, ts.is_some());
         self.set_flag(fl::SACK_OK, f.opts.sack_permitted);
         self.set_flag(fl::SYN_WS, f.opts.wscale.is_some());

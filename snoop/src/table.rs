@@ -246,14 +246,14 @@ impl FlowTable {
 
     /// Clock-style victim search: scans up to `EVICT_SCAN` flows from the hand and
     /// returns the flow with the lowest `rank` (`None` = not evictable), the one
-    /// idle longest among equals.
+    /// idle longest (in whole epochs of the idle clock `now_epoch`) among equals.
     pub fn pick_victim(
         &mut self,
-        now_tick: u32,
+        now_epoch: u8,
         rank: impl Fn(&Flow) -> Option<u32>,
     ) -> Option<usize> {
         let n = self.len;
-        let mut best: Option<(usize, u32, u32)> = None;
+        let mut best: Option<(usize, u32, u8)> = None;
         for _ in 0..EVICT_SCAN.min(n) {
             if self.hand >= n {
                 self.hand = 0;
@@ -264,7 +264,7 @@ impl FlowTable {
             let Some(r) = rank(f) else {
                 continue;
             };
-            let age = now_tick.wrapping_sub(f.last_seen);
+            let age = f.idle_epochs(now_epoch);
             if best.is_none_or(|(_, br, ba)| r < br || (r == br && age > ba)) {
                 best = Some((i, r, age));
             }
@@ -312,7 +312,8 @@ mod tests {
         let k = key(i);
         let idx = t.insert(&k)?;
         t.get_mut(idx).set_state_raw(FlowState::Active);
-        t.get_mut(idx).last_seen = i;
+        // The id rides in a field the table never reads.
+        t.get_mut(idx).rcv_nxt = i;
         Some(idx)
     }
 
@@ -336,7 +337,7 @@ mod tests {
         for i in 0..1000 {
             assert_eq!(t.find(&key(i)).is_some(), i % 3 != 0, "{i}");
         }
-        let removed = t.retain_not(|f| f.last_seen % 3 == 1);
+        let removed = t.retain_not(|f| f.rcv_nxt % 3 == 1);
         assert_eq!(removed, 333);
         for i in 0..1000 {
             assert_eq!(t.find(&key(i)).is_some(), i % 3 == 2, "{i}");
@@ -350,15 +351,19 @@ mod tests {
         for i in 0..10 {
             put(&mut t, i);
         }
+        // Ids 0-4 were active in epoch 2, ids 5-9 in epoch 0: at epoch 3 the
+        // latter have been idle longest.
+        for i in 0..10 {
+            let idx = t.find(&key(i)).unwrap();
+            t.get_mut(idx).touch(if i < 5 { 2 } else { 0 });
+        }
+        let v = t.pick_victim(3, |f| (f.rcv_nxt != 5).then_some(0)).unwrap();
+        assert_eq!({ t.get(v).rcv_nxt }, 6);
         let v = t
-            .pick_victim(100, |f| (f.last_seen != 0).then_some(0))
+            .pick_victim(3, |f| Some(if f.rcv_nxt == 2 { 0 } else { 1 }))
             .unwrap();
-        assert_eq!(t.get(v).last_seen, 1);
-        let v = t
-            .pick_victim(100, |f| Some(if f.last_seen == 7 { 0 } else { 1 }))
-            .unwrap();
-        assert_eq!(t.get(v).last_seen, 7);
-        assert!(t.pick_victim(100, |_| None).is_none());
+        assert_eq!({ t.get(v).rcv_nxt }, 2);
+        assert!(t.pick_victim(3, |_| None).is_none());
     }
 
     /// Random inserts, removals (by position, as the engine does), evictions and
@@ -397,15 +402,15 @@ mod tests {
                             }
                         }
                         3 => {
-                            if let Some(v) = t.pick_victim(step, |f| Some(f.last_seen % 3)) {
-                                let id = t.get(v).last_seen;
+                            if let Some(v) = t.pick_victim(step as u8, |f| Some(f.rcv_nxt % 3)) {
+                                let id = t.get(v).rcv_nxt;
                                 assert!(t.remove(v));
                                 model.remove(&id);
                             }
                         }
                         _ => {
                             let m = rnd(4) as u32 + 2;
-                            let n = t.retain_not(|f| f.last_seen % m == 0);
+                            let n = t.retain_not(|f| f.rcv_nxt % m == 0);
                             let before = model.len();
                             model.retain(|id| id % m != 0);
                             assert_eq!(n, before - model.len());
@@ -417,7 +422,7 @@ mod tests {
                             Some(i) => {
                                 assert!(model.contains(&id), "cap {cap} seed {seed} id {id}");
                                 assert_eq!(t.get(i).key, key(id));
-                                assert_eq!(t.get(i).last_seen, id);
+                                assert_eq!({ t.get(i).rcv_nxt }, id);
                             }
                             None => assert!(!model.contains(&id), "cap {cap} seed {seed} id {id}"),
                         }

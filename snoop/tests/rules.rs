@@ -809,8 +809,12 @@ fn table_full_eviction_idle_expiry_and_vif_reset() {
         from_guest(&mut e, &c1, c1.gack(c1.r0() + 100, 10_000, 61)).0,
         GuestVerdict::Forward
     );
-    // Idle expiry: the half-open c3 goes, dirty c2 stays.
-    assert_eq!(e.expire_idle(10_000_000_000), 1);
+    // Idle expiry (1 s timeout: epochs of 2^29 ns, everything above was at t = 1 µs,
+    // epoch 0): nothing goes before three epoch boundaries have passed (> 1 s idle);
+    // then the half-open c3 goes, dirty c2 stays.
+    assert_eq!(e.expire_idle(1_000_000_000), 0);
+    assert_eq!(e.expire_idle(1_500_000_000), 0);
+    assert_eq!(e.expire_idle(2_000_000_000), 1);
     assert_eq!(e.flow_count(), 1);
     assert_eq!(state(&e, &c2), Some(FlowState::Active));
     // vif reset forgets everything on that vif.
