@@ -23,10 +23,11 @@ fn medians(contention: Contention, size: u64, samples: u64) -> (f64, f64) {
 /// The paper's headline: with 3 VMs sharing a core at 60 % load, vSnoop multiplies the median
 /// 100 KB throughput (sender side); the target is at least 3x.
 #[test]
-#[ignore = "not met by the model: median on/off = 2.92x (1000 samples in sim-bench, 200 here). \
+#[ignore = "not met by the model: median on/off = 2.93x (1000 samples in sim-bench, 200 here). \
             The engine early-acks only after the guest's first ACK following the handshake \
             (state Establishing, kept: no provably safe earlier start), which costs one more \
-            guest wake-up per connection. The fidelity review found no correction that raises \
+            guest wake-up per connection (early ACKs from the third ACK on: 4.18x, unsafe). \
+            The fidelity review found no correction that raises \
             it (Linux's 64 KB initial receive window would lower it to 1.97x); see \
             docs/simulation.md"]
 fn snoop_at_least_triples_median_100k_throughput_under_contention() {

@@ -306,32 +306,19 @@ fn fin_syn_rst_are_never_acked() {
     let (v, _) = from_guest(&mut e, &c, c.gack(r0 + 101, ack.window, 61));
     assert_eq!(v, GuestVerdict::Forward);
 
-    // A FIN with data out of order (a gap before it): nothing acked.
-    let c1 = Conn {
-        rport: 40001,
-        ..Conn::v4()
-    };
-    c1.establish(&mut e, 10_000);
-    let fin = c1.remote_seg_full(
-        c1.r0() + 50,
-        c1.g0(),
-        ACK | FIN,
-        1000,
-        Some((200, 1)),
-        false,
-        P,
-    );
-    assert!(deliver(&mut e, &c1, &fin, 256).is_none());
-    assert_eq!(state(&e, &c1), Some(FlowState::Closing));
-    // A FIN with in-order data while NO-BUFFER: not acked either.
-    let c4 = Conn {
-        rport: 40004,
-        ..Conn::v4()
-    };
-    c4.establish(&mut e, 10_000);
-    let fin = c4.remote_seg_full(c4.r0(), c4.g0(), ACK | FIN, 1000, Some((200, 1)), false, P);
-    assert!(deliver(&mut e, &c4, &fin, 2).is_none());
-    assert_eq!(state(&e, &c4), Some(FlowState::Closing));
+    // A FIN with data out of order (a gap before it), and one in order while
+    // NO-BUFFER: nothing acked, CLOSING.
+    for (rport, offset, slots) in [(40001, 50, 256), (40004, 0, 2)] {
+        let c = Conn {
+            rport,
+            ..Conn::v4()
+        };
+        c.establish(&mut e, 10_000);
+        let seq = c.r0() + offset;
+        let fin = c.remote_seg_full(seq, c.g0(), ACK | FIN, 1000, Some((200, 1)), false, P);
+        assert!(deliver(&mut e, &c, &fin, slots).is_none());
+        assert_eq!(state(&e, &c), Some(FlowState::Closing));
+    }
 
     // RST: CLOSING too (the guest decides if it is acceptable).
     let c2 = Conn {
