@@ -39,6 +39,8 @@ mod serve;
 #[cfg(target_os = "none")]
 mod shared;
 #[cfg(target_os = "none")]
+mod snoop_status;
+#[cfg(target_os = "none")]
 mod time;
 #[cfg(target_os = "none")]
 mod xs;

@@ -13,11 +13,12 @@ use xen::hypercall;
 
 use crate::hv::KernelHv;
 use crate::nic::{self, NicMode, Uplink, UPLINK_PORT};
+use crate::snoop_status::SnoopStatus;
 use crate::{console, events, time, xs};
 
 /// Longest sleep: switch ageing, flow expiry, stats.
 const TICK_NS: u64 = 100_000_000;
-/// How often counters go to the console (debug level) and xenstore.
+/// How often counters go to the console (debug level).
 const STATS_EVERY_NS: u64 = 10_000_000_000;
 const SHUTDOWN_TOKEN: &str = "vsnoop-control";
 const SNOOP_TOKEN: &str = "vsnoop-snoop";
@@ -112,6 +113,8 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     let mut more_work = false;
     let mut late_wakeups = 0u64;
     let mut acks_out: AckCoalescer<Frame> = AckCoalescer::new();
+    let mut status = SnoopStatus::default();
+    status.update(&engine, time::now_ns(), true);
     loop {
         // Sleep unless work is pending.
         ports.clear();
@@ -152,6 +155,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         let now = time::now_ns();
 
         // Xenstore: watch events (ours and netback's).
+        let mut switched = false;
         while let Ok(Some(ev)) = xs::with(|x| x.poll_watch()) {
             if ev.token == SNOOP_TOKEN {
                 if let Ok(v) = xs::with(|x| x.read_string(Tx::NONE, SNOOP_KEY)) {
@@ -165,6 +169,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                     };
                     if on != engine.is_enabled() {
                         engine.set_enabled(on);
+                        switched = true;
                         log::info!("vSnoop switched {}", if on { "on" } else { "off" });
                     }
                 }
@@ -196,6 +201,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         connected = now_connected;
 
         nb.housekeeping(&mut hv, now);
+        status.update(&engine, now, switched);
 
         // Guest TX -> vSnoop (learn, suppress duplicate ACKs) -> switch.
         more_work = nb.poll_tx(&mut hv, &mut frames);

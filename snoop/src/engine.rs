@@ -398,6 +398,17 @@ impl Engine {
         self.table.len()
     }
 
+    /// Flows holding bytes that vSnoop acknowledged and the guest has not
+    /// acknowledged yet (connections the sender reset excepted). Those bytes exist
+    /// only in the guests' RX rings: while this is non-zero, tearing a ring down under
+    /// a live guest (suspend, migration, backend restart) could lose bytes the sender
+    /// has already discarded. Switch the engine off (`set_enabled(false)`) and wait
+    /// for zero before such a teardown: the guests acknowledge the bytes themselves
+    /// the next time they run. Walks the whole table.
+    pub fn outstanding_flows(&self) -> usize {
+        self.table.iter().filter(|f| !evictable(f)).count()
+    }
+
     /// Maximum number of tracked flows (`Config::max_flows`).
     pub fn capacity(&self) -> usize {
         self.table.max_flows()

@@ -374,6 +374,47 @@ fn no_early_acks_after_the_guest_sent_its_fin() {
 }
 
 #[test]
+fn outstanding_flows_drain_once_switched_off() {
+    // Quiescing before a ring teardown: with the engine off no new early ACK makes a
+    // flow outstanding, and each flow stops counting when its guest catches up.
+    let mut e = engine();
+    let conns: Vec<Conn> = (0..3u16)
+        .map(|i| Conn {
+            rport: 41000 + i,
+            ..Conn::v4()
+        })
+        .collect();
+    for c in &conns {
+        c.establish(&mut e, 10_000);
+    }
+    assert_eq!(e.outstanding_flows(), 0);
+    for c in &conns[..2] {
+        assert!(deliver(&mut e, c, &c.data(c.r0(), 200, P), 256).is_some());
+    }
+    assert_eq!(e.outstanding_flows(), 2);
+    e.set_enabled(false);
+    let c2 = &conns[2];
+    assert!(deliver(&mut e, c2, &c2.data(c2.r0(), 200, P), 256).is_none());
+    assert_eq!(e.outstanding_flows(), 2);
+    let c0 = &conns[0];
+    from_guest(&mut e, c0, c0.gack(c0.r0() + 100, 10_000, 60));
+    assert_eq!(e.outstanding_flows(), 1);
+    // A sender RST ends the obligation (the connection is gone).
+    let c1 = &conns[1];
+    let rst = c1.remote_seg_full(
+        c1.r0() + 100,
+        c1.g0(),
+        ACK | RST,
+        0,
+        Some((201, 1)),
+        false,
+        &[],
+    );
+    assert!(deliver(&mut e, c1, &rst, 256).is_none());
+    assert_eq!(e.outstanding_flows(), 0);
+}
+
+#[test]
 fn rst_during_handshake_removes_the_flow_and_guest_rst_removes_always() {
     let c = Conn::v4();
     let mut e = engine();

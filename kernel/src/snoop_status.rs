@@ -1,0 +1,80 @@
+//! vSnoop's status in xenstore, for the host's admin and for migration or maintenance
+//! scripts in dom0 (docs/config.md):
+//! - `data/vsnoop/outstanding-flows`: flows holding bytes vSnoop acknowledged that the
+//!   guest has not acknowledged yet (they exist only in the guests' RX rings);
+//! - `data/vsnoop/quiesced`: `1` once vSnoop is switched off and no such flow is left,
+//!   so tearing a ring down (suspend, live migration, detach, restarting vsnoop) loses
+//!   nothing vSnoop acknowledged; `0` otherwise.
+//!
+//! Written when a value changes: checked every `FAST_NS` while vSnoop is off (the admin
+//! is waiting), every `SLOW_NS` while it is on, and at once when the switch moves.
+
+use alloc::format;
+
+use drivers::xenstore::Tx;
+use snoop::Engine;
+
+use crate::xs;
+
+const DIR: &str = "data/vsnoop";
+/// Refresh period while vSnoop is on (the count then only informs).
+const SLOW_NS: u64 = 10_000_000_000;
+/// Refresh period while it is off (someone waits for `quiesced`; each look walks
+/// the flow table).
+const FAST_NS: u64 = 100_000_000;
+
+#[derive(Default)]
+pub struct SnoopStatus {
+    outstanding: Option<usize>,
+    quiesced: Option<bool>,
+    next_ns: u64,
+    warned: bool,
+}
+
+impl SnoopStatus {
+    /// Publishes what changed, if it is time to look (`now` >= the next check) or
+    /// `force`.
+    pub fn update(&mut self, engine: &Engine, now: u64, force: bool) {
+        if !force && now < self.next_ns {
+            return;
+        }
+        self.next_ns = now
+            + if engine.is_enabled() {
+                SLOW_NS
+            } else {
+                FAST_NS
+            };
+        let outstanding = engine.outstanding_flows();
+        let quiesced = !engine.is_enabled() && outstanding == 0;
+        if self.outstanding != Some(outstanding)
+            && self.write("outstanding-flows", &format!("{outstanding}"))
+        {
+            self.outstanding = Some(outstanding);
+        }
+        if self.quiesced != Some(quiesced)
+            && self.write("quiesced", if quiesced { "1" } else { "0" })
+        {
+            if quiesced {
+                log::info!("vSnoop quiesced: switched off, no early-acked byte outstanding");
+            } else if !engine.is_enabled() {
+                log::info!(
+                    "vSnoop off, waiting for the guests to acknowledge what it acknowledged ({outstanding} flows)"
+                );
+            }
+            self.quiesced = Some(quiesced);
+        }
+    }
+
+    fn write(&mut self, key: &str, value: &str) -> bool {
+        match xs::with(|x| x.write(Tx::NONE, &format!("{DIR}/{key}"), value.as_bytes())) {
+            Ok(()) => true,
+            Err(e) => {
+                if !self.warned {
+                    log::warn!("cannot write {DIR}/{key}: {e:?} (status not published)");
+                    self.warned = true;
+                }
+                false
+            }
+        }
+    }
+}
