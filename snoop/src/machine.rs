@@ -422,6 +422,7 @@ impl Flow {
                     self.guest_ack = f.ack;
                     self.ack_point = f.ack;
                     self.guest_wnd = f.window;
+                    self.set_flag(fl::GUEST_FIN, fl_.has(TcpFlags::FIN));
                     self.goto(FlowState::Active, c);
                 }
                 return (TxOutcome::Forward, fl_.has(TcpFlags::RST));

@@ -371,6 +371,28 @@ fn no_early_acks_after_the_guest_sent_its_fin() {
     assert!(deliver(&mut e, &c, &c.data(r0 + 200, 202, P), 256).is_none());
     assert_eq!(e.counters().rx_pass.closing, 2);
     assert_eq!(e.counters().early_acks, 1);
+
+    // The same when the guest's very first segment after the handshake is its FIN
+    // (an application that accepts and closes at once).
+    let c = Conn {
+        rport: 40077,
+        ..Conn::v4()
+    };
+    c.handshake_to_third_ack(&mut e);
+    let gfin = c.guest_seg_full(
+        c.g0(),
+        c.r0(),
+        ACK | FIN,
+        9_000,
+        Some((60, 101)),
+        false,
+        &[],
+        &[],
+    );
+    assert_eq!(from_guest(&mut e, &c, gfin).0, GuestVerdict::Forward);
+    assert_eq!(state(&e, &c), Some(FlowState::Active));
+    assert!(deliver(&mut e, &c, &c.data(c.r0(), 200, P), 256).is_none());
+    assert_eq!(e.counters().early_acks, 1);
 }
 
 #[test]

@@ -205,6 +205,15 @@ impl Conn {
     /// Runs the passive handshake (sender SYN, guest SYN-ACK, sender ACK, guest's
     /// first ACK with `window`); the flow ends ACTIVE.
     pub fn establish(&self, e: &mut Engine, window: u16) {
+        self.handshake_to_third_ack(e);
+        let mut ga = self.gack(self.r0(), window, 51);
+        assert_eq!(e.on_from_guest(self.vif, &mut ga, 0), GuestVerdict::Forward);
+        assert_eq!(state(e, self), Some(FlowState::Active));
+    }
+
+    /// Sender SYN, guest SYN-ACK, sender ACK: the flow is ESTABLISHING, waiting for
+    /// the guest's first segment.
+    pub fn handshake_to_third_ack(&self, e: &mut Engine) {
         let mut out = [0u8; ACK_FRAME_MAX];
         let syn = self.remote_seg_full(self.r_isn, 0, SYN, 64240, Some((100, 0)), true, &[]);
         assert_eq!(
@@ -229,9 +238,7 @@ impl Conn {
             e.on_delivered_to_guest(self.vif, &a, 256, 0, &mut out),
             None
         );
-        let mut ga = self.gack(self.r0(), window, 51);
-        assert_eq!(e.on_from_guest(self.vif, &mut ga, 0), GuestVerdict::Forward);
-        assert_eq!(state(e, self), Some(FlowState::Active));
+        assert_eq!(state(e, self), Some(FlowState::Establishing));
     }
 }
 
