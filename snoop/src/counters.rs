@@ -156,6 +156,10 @@ pub struct Counters {
     pub evicted_full: u64,
     /// Flows removed by `expire_idle`.
     pub evicted_idle: u64,
+    /// `expire_idle` calls that came more than one idle-clock epoch after the
+    /// previous one: idle flows may then have missed their eviction window and wait
+    /// another round (see `Engine::expire_idle`).
+    pub expire_late: u64,
     /// Flows removed after an RST.
     pub removed_rst: u64,
     /// Flows removed by `on_vif_reset`.

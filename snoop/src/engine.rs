@@ -73,6 +73,8 @@ pub struct Engine {
     /// The idle clock's epoch is `now_ns >> epoch_shift`: the smallest power of two
     /// of nanoseconds that is at least half of `idle_timeout_ns`.
     epoch_shift: u32,
+    /// Time of the previous `expire_idle` call.
+    last_expire_ns: Option<u64>,
 }
 
 impl Engine {
@@ -85,13 +87,14 @@ impl Engine {
     pub fn new(cfg: Config) -> Self {
         let table = FlowTable::new(cfg.max_flows, cfg.hash_seed);
         let half = (cfg.idle_timeout_ns / 2).max(1);
-        let epoch_shift = (u64::BITS - (half - 1).leading_zeros()).min(61);
+        let epoch_shift = (u64::BITS - (half - 1).leading_zeros()).min(63);
         Engine {
             cfg,
             table,
             counters: Counters::default(),
             nobuf: Box::new([0u64; 1 << 10]),
             epoch_shift,
+            last_expire_ns: None,
         }
     }
 
@@ -372,12 +375,19 @@ impl Engine {
     /// passed since its last activity (idle > 2E >= the timeout) and before the
     /// fourth (idle < 4E); a flow that is still idle but was not removed in that
     /// window (no call, or not evictable) starts another round. Call this at least
-    /// once per E (30 s at the default timeout).
+    /// once per E (34.4 s at the default timeout); calls further apart are counted
+    /// in `Counters::expire_late`. A timeout of 0 removes every flow that may go.
     pub fn expire_idle(&mut self, now_ns: u64) -> usize {
         let now = self.epoch(now_ns);
+        if let Some(prev) = self.last_expire_ns.replace(now_ns) {
+            if now_ns.saturating_sub(prev) > 1u64 << self.epoch_shift {
+                self.counters.expire_late += 1;
+            }
+        }
+        let all = self.cfg.idle_timeout_ns == 0;
         let counters = &mut self.counters;
         let n = self.table.retain_not(|f| {
-            if f.idle_epochs(now) == 3 && evictable(f) {
+            if (all || f.idle_epochs(now) == 3) && evictable(f) {
                 counters.count_transition(f.state(), None);
                 true
             } else {

@@ -271,7 +271,9 @@ pub(crate) mod fl {
     pub const SYN_WS: u8 = 0x08;
     /// The guest sent a FIN.
     pub const GUEST_FIN: u8 = 0x10;
-    /// The sender sent an RST (the flow is CLOSING and may be evicted while dirty).
+    /// The sender sent an RST at exactly the next expected sequence number, which
+    /// resets the guest's connection (the flow is CLOSING and may be evicted while
+    /// dirty).
     pub const RST_SEEN: u8 = 0x20;
     /// The idle clock: the engine's epoch (see `Engine::epoch`) modulo 4 at the
     /// flow's last activity.

@@ -5,7 +5,10 @@
 //! - `guest_ack <= ack_point <= rcv_nxt` (sequence space);
 //! - every byte below `rcv_nxt` (ACTIVE / NO-BUFFER) is in the guest, delivered in
 //!   order and acceptable to the guest's TCP, or acknowledged by the guest itself;
-//!   in UNEXPECTED-SEQ the bytes `[resume_seq, rcv_nxt)` are;
+//!   in UNEXPECTED-SEQ the bytes `[resume_seq, rcv_nxt)` are. Once the guest sent
+//!   its FIN (`fl::GUEST_FIN`, never cleared) `rcv_nxt` still advances over
+//!   delivered data, which a closed socket may discard: from then on nothing is
+//!   early-acked, so the claim is never relied on;
 //! - the sender last saw, with ACK `ack_point`, the window
 //!   `window_field(guest_right(), ack_point, wscale)`.
 
@@ -170,8 +173,14 @@ impl Flow {
             if !st.is_synchronized() {
                 return RxOutcome::Remove;
             }
-            // The guest may or may not accept it (RFC 5961): go passive for good.
-            self.set_flag(fl::RST_SEEN, true);
+            // The guest may or may not accept it (RFC 5961): go passive for good. Only
+            // an RST at exactly the next expected sequence number resets a Linux
+            // connection (anything else in the window gets a challenge ACK), so only
+            // that one ends the flow's obligations (evictable while dirty, not counted
+            // by `outstanding_flows`).
+            if f.seq == self.rcv_nxt {
+                self.set_flag(fl::RST_SEEN, true);
+            }
             self.goto(FlowState::Closing, c);
             return RxOutcome::Pass(PassReason::ControlFlag);
         }
@@ -270,6 +279,7 @@ impl Flow {
             if len > 0
                 && matches!(st, FlowState::Active | FlowState::NoBuffer)
                 && f.seq == self.rcv_nxt
+                && self.unacceptable(f, env).is_none()
             {
                 let out = self.in_order_data(f, env, c);
                 self.goto(FlowState::Closing, c);

@@ -6,10 +6,11 @@
 //! `max_flows` flows, so a probe always ends at an empty slot. A slot holds the
 //! flow's position in the dense array (plus one; 0 = empty) in its low bits and a
 //! tag (bits of the key's hash) in the rest, so a probe only touches the flow
-//! entries whose tag matches. Per flow of capacity this is 96 bytes of entry plus
-//! 6 bytes of index (the old layout, open addressing over the entries themselves,
-//! took 144), and a lookup reads one index slot (the index, 6 bytes per flow, tends
-//! to stay in cache) and one entry (two cache lines).
+//! entries whose tag matches. Per flow of capacity this is 90 bytes of entry plus
+//! 6 bytes of index (the old layout, open addressing over 96-byte entries
+//! themselves, took 144), and a lookup reads one index slot (the index, 6 bytes per
+//! flow, tends to stay in cache) and one entry (two cache lines, sometimes three:
+//! the packed entries are not line-aligned).
 //!
 //! The hash is keyed with `Config::hash_seed` so a remote peer cannot pick colliding
 //! keys without it.

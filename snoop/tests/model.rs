@@ -185,9 +185,11 @@ struct World {
     g_right: u32,
     /// The guest's TCP accepted the sender's FIN.
     g_fin_rcvd: bool,
-    /// The guest's application closed the socket (guest FIN sent): new data is
-    /// discarded.
+    /// The guest's application closed the socket (guest FIN or RST sent): new data
+    /// is discarded.
     g_closed: bool,
+    /// The guest reset the connection: it sends nothing more.
+    g_reset: bool,
     // What the sender has been told (model of vSnoop's obligations).
     last_ack_sent: u32,
     ts_recent: u32,
@@ -238,6 +240,7 @@ impl World {
             g_right: r0.wrapping_add((wnd0 as u32) << ws),
             g_fin_rcvd: false,
             g_closed: false,
+            g_reset: false,
             last_ack_sent: r0,
             ts_recent: 101,
             ts_max: 101,
@@ -332,6 +335,13 @@ impl World {
         let r = self
             .e
             .on_delivered_to_guest(self.c.vif, &frame, slots as u32, 0, &mut out);
+        // Whether the guest's application had closed its socket is decided here, when
+        // the frame reaches the ring, not when the guest's TCP processes it: a close
+        // in between (the application closes while frames wait in the ring) makes
+        // Linux discard them too, after vSnoop may have acknowledged them. vSnoop
+        // cannot see that coming; it is the same outcome as an application closing
+        // with data its TCP already acknowledged (the sender gets an RST either way).
+        // docs/snoop.md, "Known limits".
         self.ring.push(Seg {
             late: self.g_closed,
             ..s
@@ -444,7 +454,7 @@ impl World {
     }
 
     fn guest_send(&mut self, ack: u32, wnd: u16, sack: &[(u32, u32)], payload_len: u8) {
-        self.guest_send_flags(ack, wnd, sack, payload_len, false)
+        self.guest_send_flags(ack, wnd, sack, payload_len, 0)
     }
 
     fn guest_send_flags(
@@ -453,14 +463,16 @@ impl World {
         wnd: u16,
         sack: &[(u32, u32)],
         payload_len: u8,
-        fin: bool,
+        extra: u8,
     ) {
+        let fin = extra & FIN != 0;
+        self.g_reset |= extra & RST != 0;
         self.g_ts += 1;
         let payload = vec![0x44; payload_len as usize];
         let mut f = self.c.guest_seg_full(
             self.g_snd_nxt,
             ack,
-            if fin { ACK | FIN } else { ACK },
+            ACK | extra,
             wnd,
             Some((self.g_ts, self.ts_recent)),
             false,
@@ -468,7 +480,7 @@ impl World {
             &payload,
         );
         let own_dup =
-            payload_len == 0 && !fin && sack.is_empty() && self.g_last == Some((ack, wnd));
+            payload_len == 0 && extra == 0 && sack.is_empty() && self.g_last == Some((ack, wnd));
         self.g_snd_nxt = self.g_snd_nxt.wrapping_add(payload_len as u32 + fin as u32);
         let seg_right = ack.wrapping_add((wnd as u32) << self.ws);
         let stale = self.g_last.is_some_and(|(a, _)| lt(ack, a));
@@ -480,7 +492,7 @@ impl World {
         let v = self.e.on_from_guest(self.c.vif, &mut f, 0);
         if v == GuestVerdict::Suppress {
             assert!(
-                payload_len == 0 && sack.is_empty() && !fin,
+                payload_len == 0 && sack.is_empty() && extra == 0,
                 "only pure ACKs may be suppressed"
             );
             return;
@@ -605,12 +617,14 @@ impl World {
                 }
             }
             Op::GuestRun(n) => self.guest_run(n),
+            Op::GuestAck | Op::GuestDupAck if self.g_reset => {}
             Op::GuestAck => self.guest_ack(),
             Op::GuestDupAck => {
                 if let Some((a, w)) = self.g_last {
                     self.guest_send(a, w, &[], 0);
                 }
             }
+            Op::GuestData(_) if self.g_closed => {}
             Op::GuestData(n) => {
                 let free = self.g_buf - self.g_unread;
                 let wnd = (free >> self.ws).min(0xffff) as u16;
@@ -621,7 +635,9 @@ impl World {
                     self.g_closed = true;
                     let free = self.g_buf - self.g_unread;
                     let wnd = (free >> self.ws).min(0xffff) as u16;
-                    self.guest_send_flags(self.g_rcv_nxt, wnd, &[], 0, true);
+                    // Linux resets a connection closed with unread data, else FINs.
+                    let how = if self.g_unread > 0 { RST } else { FIN };
+                    self.guest_send_flags(self.g_rcv_nxt, wnd, &[], 0, how);
                 }
             }
             Op::AppRead(n) => self.g_unread -= (n as u32).min(self.g_unread),

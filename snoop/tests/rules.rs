@@ -421,19 +421,63 @@ fn outstanding_flows_drain_once_switched_off() {
     let c0 = &conns[0];
     from_guest(&mut e, c0, c0.gack(c0.r0() + 100, 10_000, 60));
     assert_eq!(e.outstanding_flows(), 1);
-    // A sender RST ends the obligation (the connection is gone).
+    // A sender RST ends the obligation (the connection is gone) only at exactly the
+    // next sequence number: Linux answers any other with a challenge ACK and keeps
+    // the connection (RFC 5961).
     let c1 = &conns[1];
-    let rst = c1.remote_seg_full(
-        c1.r0() + 100,
-        c1.g0(),
-        ACK | RST,
-        0,
-        Some((201, 1)),
-        false,
-        &[],
-    );
-    assert!(deliver(&mut e, c1, &rst, 256).is_none());
+    let rst_at = |seq: u32, ts: u32| {
+        c1.remote_seg_full(seq, c1.g0(), ACK | RST, 0, Some((ts, 1)), false, &[])
+    };
+    assert!(deliver(&mut e, c1, &rst_at(c1.r0() + 50, 201), 256).is_none());
+    assert_eq!(state(&e, c1), Some(FlowState::Closing));
+    assert_eq!(e.outstanding_flows(), 1);
+    assert!(deliver(&mut e, c1, &rst_at(c1.r0() + 100, 202), 256).is_none());
     assert_eq!(e.outstanding_flows(), 0);
+}
+
+#[test]
+fn idle_expiry_edge_cases() {
+    // Timeout 0: every flow that may go goes at once.
+    let mut e = Engine::new(Config {
+        max_flows: 8,
+        idle_timeout_ns: 0,
+        ..Config::default()
+    });
+    let (c1, c2) = (
+        Conn::v4(),
+        Conn {
+            rport: 2,
+            ..Conn::v4()
+        },
+    );
+    c1.establish(&mut e, 10_000);
+    c2.establish(&mut e, 10_000);
+    assert!(deliver(&mut e, &c2, &c2.data(c2.r0(), 200, P), 256).is_some());
+    assert_eq!(e.expire_idle(1), 1);
+    assert_eq!(state(&e, &c1), None);
+    assert_eq!(state(&e, &c2), Some(FlowState::Active));
+    // Calls further apart than an epoch (2^29 ns for a 1 s timeout) are counted.
+    let mut e = Engine::new(Config {
+        max_flows: 8,
+        idle_timeout_ns: 1_000_000_000,
+        ..Config::default()
+    });
+    for t in [0u64, 500_000_000, 1_000_000_000] {
+        e.expire_idle(t);
+    }
+    assert_eq!(e.counters().expire_late, 0);
+    e.expire_idle(5_000_000_000);
+    assert_eq!(e.counters().expire_late, 1);
+    // The largest timeout never expires anything.
+    let mut e = Engine::new(Config {
+        max_flows: 8,
+        idle_timeout_ns: u64::MAX,
+        ..Config::default()
+    });
+    c1.establish(&mut e, 10_000);
+    for t in [0, 1 << 40, 1 << 62, u64::MAX] {
+        assert_eq!(e.expire_idle(t), 0);
+    }
 }
 
 #[test]
