@@ -9,8 +9,10 @@ XEN_PKG="xen-hypervisor-4.17-amd64"
 KERNEL_ELF="$ROOT/target/x86_64-xen/release/vsnoop"
 
 # Apt packages the host needs (setup installs what is missing).
+# Debian's Rust (1.96 comes from bookworm-security; setup upgrades stale installs).
+RUST_PACKAGES=(rustc-web cargo-web rust-web-src rustfmt-web rust-web-clippy)
 HOST_PACKAGES=(
-  rustc-web cargo-web rust-web-src rustfmt-web rust-web-clippy binutils gcc libc6-dev
+  "${RUST_PACKAGES[@]}" binutils gcc libc6-dev
   libxen-dev qemu-system-x86 debootstrap busybox-static cpio kmod gzip xz-utils
   coreutils util-linux gnuplot-nox fonts-dejavu-core
 )

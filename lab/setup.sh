@@ -24,7 +24,7 @@ lab_setup() {
     log "rustc $(/usr/bin/rustc --version 2>/dev/null | cut -d' ' -f2) is too old: apt-get update + upgrade of Debian's Rust"
     apt-get update >>/tmp/vsnoop-setup.log 2>&1 || true
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      rustc-web cargo-web rust-web-src rustfmt-web rust-web-clippy >>/tmp/vsnoop-setup.log 2>&1 \
+      "${RUST_PACKAGES[@]}" >>/tmp/vsnoop-setup.log 2>&1 \
       || { tail -20 /tmp/vsnoop-setup.log; die "apt-get install of Debian's Rust failed"; }
   fi
   rust_is_recent || die "Debian's rustc 1.96 not found at /usr/bin/rustc (package rustc-web; apt-cache policy rustc-web)"

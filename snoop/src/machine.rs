@@ -281,7 +281,7 @@ impl Flow {
                 && f.seq == self.rcv_nxt
                 && self.unacceptable(f, env).is_none()
             {
-                let out = self.in_order_data(f, env, c);
+                let out = self.accept_in_order(f, env, c);
                 self.goto(FlowState::Closing, c);
                 return out;
             }
@@ -302,7 +302,12 @@ impl Flow {
         }
         if matches!(st, FlowState::Active | FlowState::NoBuffer) {
             if f.seq == self.rcv_nxt {
-                return self.in_order_data(f, env, c);
+                if let Some(r) = self.unacceptable(f, env) {
+                    self.resume_seq = self.rcv_nxt;
+                    self.goto(FlowState::UnexpectedSeq, c);
+                    return RxOutcome::Pass(r);
+                }
+                return self.accept_in_order(f, env, c);
             }
             // Gap, reordering or retransmission: hand control back to the guest.
             self.resume_seq = self.rcv_nxt;
@@ -328,15 +333,11 @@ impl Flow {
         }
     }
 
-    /// In-order data (`seq == rcv_nxt`, payload > 0) delivered to an ACTIVE or
+    /// In-order data (`seq == rcv_nxt`, payload > 0) that the guest's TCP will
+    /// accept (`unacceptable` checked by the caller), delivered to an ACTIVE or
     /// NO-BUFFER flow: the early ACK, or why there is none.
     #[inline(always)]
-    fn in_order_data(&mut self, f: &Seg, env: &mut RxEnv<'_>, c: &mut Counters) -> RxOutcome {
-        if let Some(r) = self.unacceptable(f, env) {
-            self.resume_seq = self.rcv_nxt;
-            self.goto(FlowState::UnexpectedSeq, c);
-            return RxOutcome::Pass(r);
-        }
+    fn accept_in_order(&mut self, f: &Seg, env: &mut RxEnv<'_>, c: &mut Counters) -> RxOutcome {
         let end = f.seq.wrapping_add(f.payload_len());
         self.learn_timestamps(f);
         self.rcv_nxt = end;
