@@ -22,6 +22,8 @@ const TICK_NS: u64 = 100_000_000;
 const STATS_EVERY_NS: u64 = 10_000_000_000;
 const SHUTDOWN_TOKEN: &str = "vsnoop-control";
 const SNOOP_TOKEN: &str = "vsnoop-snoop";
+/// Largest frame the handshake hold takes: 1500-byte MTU, Ethernet header, 802.1Q tag.
+const HOLD_FRAME_MAX: usize = 1500 + 14 + 4;
 /// Runtime switch for vSnoop (`on`/`off`), written by the host's admin in dom0:
 /// `xenstore-write /local/domain/<vsnoop>/control/vsnoop-snoop off`.
 const SNOOP_KEY: &str = "control/vsnoop-snoop";
@@ -30,6 +32,8 @@ const SNOOP_KEY: &str = "control/vsnoop-snoop";
 pub struct ServeConfig {
     pub snoop: bool,
     pub max_flows: usize,
+    /// Handshake hold budget in bytes (0 = off).
+    pub hold_bytes: usize,
     pub nic: NicMode,
 }
 
@@ -38,6 +42,7 @@ impl ServeConfig {
         let mut c = ServeConfig {
             snoop: true,
             max_flows: 4096,
+            hold_bytes: 1 << 20,
             nic: NicMode::from_cmdline(cmdline),
         };
         for w in cmdline.split_whitespace() {
@@ -45,6 +50,10 @@ impl ServeConfig {
                 c.snoop = !matches!(v, "off" | "0" | "no");
             } else if let Some(v) = w.strip_prefix("vsnoop.flows=") {
                 c.max_flows = v.parse().unwrap_or(c.max_flows).clamp(16, 1 << 20);
+            } else if let Some(v) = w.strip_prefix("vsnoop.hold=") {
+                // KiB; 0 turns the handshake hold off.
+                let kib: usize = v.parse().unwrap_or(c.hold_bytes >> 10);
+                c.hold_bytes = kib.min(64 << 10) << 10;
             }
         }
         c
@@ -81,6 +90,11 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         max_flows: cfg.max_flows,
         enabled: cfg.snoop,
         hash_seed: time::now_ns() ^ 0x9e37_79b9_7f4a_7c15,
+        hold_bytes: cfg.hold_bytes,
+        // RX merges in-order segments into GSO packets; a held one would come back as
+        // one oversized non-GSO packet, so only MTU-sized frames (VLAN tag included)
+        // are held.
+        hold_frame_max: HOLD_FRAME_MAX,
         ..Default::default()
     });
     let _ = xs::with(|x| x.write(Tx::NONE, "control/feature-poweroff", b"1"));
@@ -99,9 +113,10 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         nb.add_uplink(UPLINK_PORT);
     }
     log::info!(
-        "serving: netback up, vSnoop {} ({} flows max)",
+        "serving: netback up, vSnoop {} ({} flows max, handshake hold {} KiB)",
         if cfg.snoop { "on" } else { "off" },
-        cfg.max_flows
+        cfg.max_flows,
+        cfg.hold_bytes >> 10
     );
 
     let mut out = PollOutput::default();
@@ -114,6 +129,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     let mut late_wakeups = 0u64;
     let mut acks_out: AckCoalescer<Frame> = AckCoalescer::new();
     let mut status = SnoopStatus::default();
+    let mut hold_expired_seen = 0u64;
     status.update(&engine, time::now_ns(), true);
     loop {
         // Sleep unless work is pending.
@@ -128,6 +144,9 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
             }
         }
         let mut sleep_ns = TICK_NS;
+        if let Some(due) = engine.hold_next_due() {
+            sleep_ns = sleep_ns.min(due.saturating_sub(time::now_ns()).max(1));
+        }
         let mut nic_pending = false;
         if let Some(u) = uplink.as_mut() {
             ports.extend(u.ports());
@@ -223,6 +242,37 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
             }
             nb.forward(f, now, &mut out);
         }
+        // Handshake hold: data vSnoop acknowledged before the guest's socket existed,
+        // which the guest has not acknowledged in time, goes to it again (the engine
+        // recognises these frames when they come back below).
+        let mut redelivered = 0u32;
+        while let Some((vif, data)) = engine.poll_redeliver(now) {
+            let f = Frame {
+                src: PortId::Uplink(UPLINK_PORT),
+                data: data.to_vec(),
+                csum_ok: false,
+            };
+            nb.enqueue(vif, f, &mut out.rx);
+            redelivered += 1;
+        }
+        if redelivered > 0 {
+            let total = engine.counters().redelivered;
+            // A listener dropped data vSnoop acknowledged (accept queue full): worth a
+            // line, but not one per frame.
+            if (total - redelivered as u64 + 1..=total).any(|n| n.is_power_of_two()) {
+                log::info!(
+                    "snoop: handshake hold: {total} frames redelivered so far (a guest's listener dropped data vSnoop acknowledged: accept queue full?)"
+                );
+            }
+        }
+        let expired = engine.counters().hold_expired;
+        if expired != hold_expired_seen {
+            log::warn!(
+                "snoop: {} held frames given up (a guest never accepted its connection); {expired} in total",
+                expired - hold_expired_seen
+            );
+            hold_expired_seen = expired;
+        }
         // Guest RX, then early ACKs for what landed in the guests' buffers.
         more_work |= nb.poll_rx(&mut hv, &mut out.rx);
         let mut acks = 0;
@@ -295,13 +345,18 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
             next_stats = now + STATS_EVERY_NS;
             engine.expire_idle(now);
             let c = engine.counters();
+            let (held, held_bytes) = engine.hold_usage();
             log::debug!(
-                "stats: {} vifs, snoop flows {}, early acks {} ({} superseded in their batch), guest acks suppressed {}, copies {} ({} failed), console drops {}, late wake-ups {}",
+                "stats: {} vifs, snoop flows {}, early acks {} ({} superseded in their batch), guest acks suppressed {}, hold {} frames {} B (redelivered {}, expired {}), copies {} ({} failed), console drops {}, late wake-ups {}",
                 connected.len(),
                 engine.flow_count(),
                 c.early_acks,
                 acks_out.replaced(),
                 c.guest_suppressed,
+                held,
+                held_bytes,
+                c.redelivered,
+                c.hold_expired,
                 hv.copies,
                 hv.copy_failures,
                 console::DROPPED_BYTES.load(core::sync::atomic::Ordering::Relaxed),

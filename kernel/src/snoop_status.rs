@@ -4,7 +4,9 @@
 //!   guest has not acknowledged yet (they exist only in the guests' RX rings);
 //! - `data/vsnoop/quiesced`: `1` once vSnoop is switched off and no such flow is left,
 //!   so tearing a ring down (suspend, live migration, detach, restarting vsnoop) loses
-//!   nothing vSnoop acknowledged; `0` otherwise.
+//!   nothing vSnoop acknowledged; `0` otherwise;
+//! - `data/vsnoop/hold-frames`: frames in the handshake hold now; `held-frames`,
+//!   `redelivered`, `hold-expired`: totals since boot (docs/snoop.md, R11).
 //!
 //! Written when a value changes: checked every `FAST_NS` while vSnoop is off (the admin
 //! is waiting), every `SLOW_NS` while it is on, and at once when the switch moves.
@@ -27,6 +29,8 @@ const FAST_NS: u64 = 100_000_000;
 pub struct SnoopStatus {
     outstanding: Option<usize>,
     quiesced: Option<bool>,
+    /// hold-frames, held-frames, redelivered, hold-expired as last written.
+    hold: [Option<u64>; 4],
     next_ns: u64,
     warned: bool,
 }
@@ -62,6 +66,19 @@ impl SnoopStatus {
                 );
             }
             self.quiesced = Some(quiesced);
+        }
+        let c = engine.counters();
+        let hold = [
+            engine.hold_usage().0 as u64,
+            c.held_frames,
+            c.redelivered,
+            c.hold_expired,
+        ];
+        const HOLD_KEYS: [&str; 4] = ["hold-frames", "held-frames", "redelivered", "hold-expired"];
+        for (i, v) in hold.into_iter().enumerate() {
+            if self.hold[i] != Some(v) && self.write(HOLD_KEYS[i], &format!("{v}")) {
+                self.hold[i] = Some(v);
+            }
         }
     }
 

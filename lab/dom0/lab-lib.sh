@@ -259,10 +259,10 @@ nic_dd_start() {
 }
 
 # start_guest_role NAME ROLE IP PEER-IP MAC BACKEND: a Linux guest with one vif.
-start_guest_role() {
+start_guest_role() { # NAME ROLE IP PEER MAC DD [EXTRA-KERNEL-ARGS]
   fresh_console "$1"
   xl create /lab/config/guest.cfg "name=\"$1\"" \
-    "extra=\"console=hvc0 quiet vsnoop.role=$2 vsnoop.ip=$3/24 vsnoop.peer=$4 vsnoop.seed=${1#g} vsnoop.bytes=$LAB_BYTES\"" \
+    "extra=\"console=hvc0 quiet vsnoop.role=$2 vsnoop.ip=$3/24 vsnoop.peer=$4 vsnoop.seed=${1#g} vsnoop.bytes=$LAB_BYTES ${7:-}\"" \
     "vif=[\"backend=$6,mac=$5\"]" >/tmp/xl-$1.log 2>&1 || { cat /tmp/xl-$1.log; return 1; }
 }
 

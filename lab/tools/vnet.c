@@ -4,6 +4,15 @@
  *   vnet recv PORT               accept one connection; its bytes to stdout until EOF
  *   vnet sink PORT               accept connections forever; read each to EOF, then close
  *   vnet load BUSY_MS IDLE_MS    forever: spin BUSY_MS, sleep IDLE_MS (a VM's CPU load)
+ *   vnet lazy PORT BACKLOG WAIT_MS N
+ *        listen(BACKLOG), accept nothing for WAIT_MS once the first connection is queued
+ *        (the accept queue overflows), then
+ *        accept N connections, read each to EOF and check its bytes (see burst); prints
+ *        "LAZY conn K bytes=B ok|bad" per connection and "LAZY done ok=X bad=Y".
+ *   vnet burst HOST PORT N BYTES
+ *        N connections at once (non-blocking connects); each sends a 4-byte index K and
+ *        BYTES - 4 bytes of a pattern of K, half-closes and waits for the peer's EOF; prints
+ *        "BURST done ok=X failed=Y".
  *   vnet bench HOST PORT BYTES COUNT [WARMUP]
  *        COUNT transfers of BYTES: connect, write, shutdown(SHUT_WR), wait for EOF from a
  *        sink. Prints one line per sample ("SAMPLE i ms mbps acked_ms") and a summary line
@@ -12,6 +21,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -66,6 +77,14 @@ static void drain(int fd) { /* read until EOF */
   while (read(fd, buf, sizeof buf) > 0) {}
 }
 
+static unsigned char pattern(uint32_t k, long j) { return (unsigned char)(k * 31 + j * 7 + (j >> 8)); }
+
+static void timeouts(int fd, int seconds) {
+  struct timeval tv = { .tv_sec = seconds };
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -113,6 +132,95 @@ int main(int argc, char **argv) {
       close(c);
     }
   }
+  if (argc == 6 && !strcmp(argv[1], "lazy")) {
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])), .sin_addr.s_addr = INADDR_ANY };
+    int l = socket(AF_INET, SOCK_STREAM, 0), one = 1, n = atoi(argv[5]), ok = 0, bad = 0;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, atoi(argv[3]))) { perror("vnet: listen"); return 1; }
+    printf("LAZY listening\n");
+    fflush(stdout);
+    /* The wait starts when the first connection is in the accept queue. */
+    struct pollfd lp = { .fd = l, .events = POLLIN };
+    if (poll(&lp, 1, 300000) != 1) { printf("LAZY done ok=0 bad=0 (no connection in 300 s)\n"); return 1; }
+    usleep((useconds_t)(atof(argv[4]) * 1000));
+    timeouts(l, 120);
+    for (int i = 0; i < n; i++) {
+      int c = accept(l, 0, 0);
+      if (c < 0) { perror("vnet: accept"); break; }
+      timeouts(c, 60);
+      uint32_t k = 0;
+      long got = 0, mism = 0;
+      unsigned char hdr[4];
+      ssize_t r;
+      while ((r = read(c, buf, sizeof buf)) > 0) {
+        for (ssize_t x = 0; x < r; x++, got++) {
+          unsigned char b = (unsigned char)buf[x];
+          if (got < 4) { hdr[got] = b; if (got == 3) k = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3]; }
+          else if (b != pattern(k, got - 4)) mism++;
+        }
+      }
+      int good = r == 0 && got >= 4 && mism == 0;
+      printf("LAZY conn %u bytes=%ld %s%s\n", k, got, good ? "ok" : "bad", r < 0 ? " (read error)" : "");
+      fflush(stdout);
+      good ? ok++ : bad++;
+      close(c);
+    }
+    printf("LAZY done ok=%d bad=%d\n", ok, bad);
+    return bad != 0 || ok != n;
+  }
+  if (argc == 6 && !strcmp(argv[1], "burst")) {
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
+    int n = atoi(argv[4]), ok = 0, failed = 0;
+    long bytes = atol(argv[5]);
+    if (inet_pton(AF_INET, argv[2], &a.sin_addr) != 1 || n < 1 || n > 64 || bytes < 4 || bytes > (long)sizeof buf) {
+      fprintf(stderr, "vnet: bad burst arguments\n");
+      return 2;
+    }
+    int s[64], sent[64] = { 0 };
+    struct pollfd p[64];
+    for (int k = 0; k < n; k++) {
+      s[k] = socket(AF_INET, SOCK_STREAM, 0);
+      fcntl(s[k], F_SETFL, O_NONBLOCK);
+      if (connect(s[k], (struct sockaddr *)&a, sizeof a) && errno != EINPROGRESS) { perror("vnet: connect"); return 1; }
+      p[k] = (struct pollfd){ .fd = s[k], .events = POLLOUT };
+    }
+    /* Connected: send the index and the pattern (blocking, with timeouts), half-close. */
+    double t0 = now_ms();
+    for (int left = n; left > 0 && now_ms() - t0 < 90000;) {
+      if (poll(p, (nfds_t)n, 1000) < 0) { perror("vnet: poll"); return 1; }
+      for (int k = 0; k < n; k++) {
+        if (p[k].fd < 0 || !p[k].revents) continue;
+        int err = 0;
+        socklen_t el = sizeof err;
+        getsockopt(s[k], SOL_SOCKET, SO_ERROR, &err, &el);
+        fcntl(s[k], F_SETFL, 0);
+        timeouts(s[k], 90);
+        buf[0] = (char)(k >> 24); buf[1] = (char)(k >> 16); buf[2] = (char)(k >> 8); buf[3] = (char)k;
+        for (long j = 4; j < bytes; j++) buf[j] = (char)pattern((uint32_t)k, j - 4);
+        if (err || write_all(s[k], buf, (size_t)bytes)) {
+          printf("BURST conn %d failed: %s\n", k, strerror(err ? err : errno));
+          failed++;
+        } else {
+          shutdown(s[k], SHUT_WR);
+          sent[k] = 1;
+        }
+        p[k].fd = -1;
+        left--;
+      }
+    }
+    for (int k = 0; k < n; k++) {
+      if (p[k].fd >= 0) { printf("BURST conn %d failed: not connected in 90 s\n", k); failed++; }
+      if (!sent[k]) { close(s[k]); continue; }
+      ssize_t r;
+      char tmp[256];
+      while ((r = read(s[k], tmp, sizeof tmp)) > 0) {}
+      if (r == 0) ok++;
+      else { printf("BURST conn %d failed waiting for EOF: %s\n", k, strerror(errno)); failed++; }
+      close(s[k]);
+    }
+    printf("BURST done ok=%d failed=%d\n", ok, failed);
+    return failed != 0;
+  }
   if (argc == 4 && !strcmp(argv[1], "load")) {
     double busy = atof(argv[2]), idle = atof(argv[3]);
     for (;;) {
@@ -153,6 +261,6 @@ int main(int argc, char **argv) {
            bytes, count, mbps[count / 2], mbps[count / 10], mbps[(count * 9) / 10], ms[count / 2]);
     return 0;
   }
-  fprintf(stderr, "usage: vnet gen BYTES SEED | send HOST PORT | recv PORT | sink PORT | load BUSY_MS IDLE_MS | bench HOST PORT BYTES COUNT [WARMUP]\n");
+  fprintf(stderr, "usage: vnet gen BYTES SEED | send HOST PORT | recv PORT | sink PORT | load BUSY_MS IDLE_MS | lazy PORT BACKLOG WAIT_MS N | burst HOST PORT N BYTES | bench HOST PORT BYTES COUNT [WARMUP]\n");
   return 2;
 }

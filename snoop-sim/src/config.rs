@@ -59,7 +59,11 @@ impl SimConfig {
         };
         SimConfig {
             snoop,
-            engine: snoop::Config::default(),
+            engine: snoop::Config {
+                // The handshake hold (docs/snoop.md): the kernel's default budget.
+                hold_bytes: 1 << 20,
+                ..snoop::Config::default()
+            },
             ipv6: false,
             fwd: link.clone(),
             rev: link,

@@ -6,6 +6,8 @@
 //! queue, bounded in bytes), or is dropped when that is full (`on_not_delivered`). The guest
 //! consumes delivered frames and re-posts buffers only while it runs; re-posting drains the
 //! backlog. Guest → network: every frame passes `on_from_guest` (Suppress = drop).
+//! Handshake hold: frames the engine hands back for redelivery (`poll_redeliver`, polled on
+//! every scheduler tick) take the network → guest path again.
 
 use std::collections::VecDeque;
 
@@ -34,6 +36,7 @@ pub struct DdStats {
     pub guest_frames: u64,
     pub suppressed: u64,
     pub rewritten: u64,
+    pub redelivered: u64,
     pub min_free_slots: u32,
 }
 
@@ -91,6 +94,23 @@ impl DriverDomain {
         to_sender: &mut Vec<Vec<u8>>,
     ) -> bool {
         self.monitor.on_sender_frame_seen(&frame);
+        self.enter_rx(now, frame, to_sender)
+    }
+
+    /// Frames the handshake hold has due for redelivery go to the guest again. Returns true
+    /// if something was delivered.
+    pub fn redeliver(&mut self, now: Nanos, to_sender: &mut Vec<Vec<u8>>) -> bool {
+        let mut any = false;
+        while let Some((vif, f)) = self.engine.poll_redeliver(now) {
+            assert_eq!(vif, self.p.vif);
+            let f = f.to_vec();
+            self.stats.redelivered += 1;
+            any |= self.enter_rx(now, f, to_sender);
+        }
+        any
+    }
+
+    fn enter_rx(&mut self, now: Nanos, frame: Vec<u8>, to_sender: &mut Vec<Vec<u8>>) -> bool {
         if self.posted > 0 && self.backlog.is_empty() {
             self.deliver(now, frame, to_sender);
             true

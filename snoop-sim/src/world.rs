@@ -455,6 +455,13 @@ impl World {
             Ev::Tick => {
                 self.sched.tick(self.now);
                 self.q.push(self.now + self.cfg.sched.tick_ns, Ev::Tick);
+                let mut out = std::mem::take(&mut self.out);
+                let delivered = self.dd.redeliver(self.now, &mut out);
+                self.send_to_sender(&mut out);
+                self.out = out;
+                if delivered {
+                    self.guest_has_work();
+                }
                 self.after_sched();
             }
             Ev::Acct => {

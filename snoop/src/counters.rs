@@ -51,6 +51,11 @@ pub enum PassReason {
     UnexpectedSeq,
     /// `ack_out` too small for the ACK frame.
     AckBufferTooSmall,
+    /// Handshake data that the hold has no room for (or larger than
+    /// `Config::hold_frame_max`).
+    HoldFull,
+    /// A held frame coming back (the data path redelivering it): nothing to learn.
+    Redelivery,
 }
 
 impl From<NotForSnoop> for PassReason {
@@ -121,6 +126,8 @@ pass_counters! {
     NoBuffer => no_buffer,
     UnexpectedSeq => unexpected_seq,
     AckBufferTooSmall => ack_buffer_too_small,
+    HoldFull => hold_full,
+    Redelivery => redelivery,
 }
 
 /// Number of rows/columns of [`Counters::transitions`]: index 0 is "no flow"
@@ -166,6 +173,17 @@ pub struct Counters {
     pub removed_vif_reset: u64,
     /// Times a vif's free RX slots fell below the threshold.
     pub vif_no_buffer_entered: u64,
+    /// Frames copied into the handshake hold (each one was early-acked).
+    pub held_frames: u64,
+    /// Held frames released: the guest acknowledged them.
+    pub hold_released: u64,
+    /// Held frames handed to the data path for redelivery.
+    pub redelivered: u64,
+    /// Held frames given up after their last redelivery (the guest never took
+    /// them; their flow is removed).
+    pub hold_expired: u64,
+    /// Held frames dropped because their flow ended (RST, new SYN, vif reset).
+    pub hold_dropped: u64,
     /// `transitions[from][to]`: state changes (index 0 = no flow, see [`FlowState::index`]).
     pub transitions: [[u64; STATE_SLOTS]; STATE_SLOTS],
 }

@@ -6,7 +6,8 @@ use alloc::boxed::Box;
 use crate::ack::{ack_len, write_ack};
 use crate::counters::{Counters, PassReason};
 use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState, KeyWords};
-use crate::machine::{CsumCheck, RxEnv, RxOutcome, TxOutcome};
+use crate::hold::{Due, Hold};
+use crate::machine::{CsumCheck, HoldRoom, RxEnv, RxOutcome, TxOutcome};
 use crate::table::FlowTable;
 use crate::wire::checksum::{update16, update32};
 use crate::wire::{parse_seg, Seg, TcpFlags, TcpHeader};
@@ -36,12 +37,12 @@ pub enum TxChecksum {
 const BARE_SYN_MASK: u8 = TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST | TcpFlags::FIN;
 
 /// Whether a flow may be dropped without breaking a rule: nothing early-acked is
-/// outstanding (the guest acknowledged everything vSnoop did), or the handshake is
-/// not complete, or the sender reset the connection.
+/// outstanding (the guest acknowledged everything vSnoop did, held frames
+/// included), or the sender reset the connection.
 fn evictable(f: &Flow) -> bool {
     match f.state() {
         None => false,
-        Some(FlowState::SynSeen | FlowState::GuestSynSent | FlowState::Establishing) => true,
+        Some(FlowState::SynSeen | FlowState::GuestSynSent) => true,
         Some(_) => !f.is_dirty() || f.has(fl::RST_SEEN),
     }
 }
@@ -75,6 +76,8 @@ pub struct Engine {
     epoch_shift: u32,
     /// Time of the previous `expire_idle` call.
     last_expire_ns: Option<u64>,
+    /// The handshake hold (module `hold`).
+    hold: Hold,
 }
 
 impl Engine {
@@ -89,12 +92,13 @@ impl Engine {
         let half = (cfg.idle_timeout_ns / 2).max(1);
         let epoch_shift = (u64::BITS - (half - 1).leading_zeros()).min(63);
         Engine {
-            cfg,
             table,
             counters: Counters::default(),
             nobuf: Box::new([0u64; 1 << 10]),
             epoch_shift,
             last_expire_ns: None,
+            hold: Hold::new(cfg.hold_bytes, cfg.hold_retry_ns),
+            cfg,
         }
     }
 
@@ -188,6 +192,7 @@ impl Engine {
             let r = if csum.ok(f) {
                 match self.find_or_insert(&FlowKey::of_network_seg(vif, f, frame), t) {
                     Some(i) => {
+                        self.drop_held(i);
                         self.table
                             .get_mut(i)
                             .start_passive(f, t, &mut self.counters);
@@ -206,22 +211,41 @@ impl Engine {
             return None;
         };
         let ack_room = ack_out.len() >= ack_len(f, true);
+        let hold = if !self.hold.enabled() {
+            HoldRoom::Off
+        } else if frame.len() <= self.cfg.hold_frame_max && self.hold.has_room(frame.len()) {
+            HoldRoom::Room
+        } else {
+            HoldRoom::Full
+        };
         let mut env = RxEnv {
             slots_ok,
             enabled: self.cfg.enabled,
             ack_room,
+            hold,
             csum,
         };
         let flow = self.table.get_mut(i);
         flow.touch(t);
+        let end = f.seq.wrapping_add(f.payload_len());
+        if flow.holding() && self.hold.is_held(&flow.key, f.seq, end, frame) {
+            self.counters.rx_pass.bump(PassReason::Redelivery);
+            return None;
+        }
         let before = flow.state();
         match flow.on_sender_delivered(f, &mut env, &mut self.counters) {
             RxOutcome::Ack {
                 fields,
                 newly,
                 prev_ack_point,
+                hold,
             } => match write_ack(frame, f, &fields, ack_out) {
                 Some(n) => {
+                    if hold {
+                        self.hold.push(&flow.key, f.seq, end, frame, now_ns);
+                        flow.set_holding(true);
+                        self.counters.held_frames += 1;
+                    }
                     flow.early_acks = flow.early_acks.wrapping_add(1);
                     flow.add_acked_bytes(newly);
                     self.counters.early_acks += 1;
@@ -230,6 +254,9 @@ impl Engine {
                 }
                 None => {
                     flow.ack_point = prev_ack_point;
+                    if hold {
+                        flow.rcv_nxt = prev_ack_point;
+                    }
                     self.counters.rx_pass.bump(PassReason::AckBufferTooSmall);
                     None
                 }
@@ -239,6 +266,10 @@ impl Engine {
                 None
             }
             RxOutcome::Remove => {
+                if flow.holding() {
+                    let key = flow.key;
+                    self.counters.hold_dropped += self.hold.drop_where(|k| *k == key) as u64;
+                }
                 self.table.remove(i);
                 self.counters.removed_rst += 1;
                 self.counters.count_transition(before, None);
@@ -261,6 +292,10 @@ impl Engine {
             let t = self.epoch(now_ns);
             let flow = self.table.get_mut(i);
             flow.touch(t);
+            let end = f.seq.wrapping_add(f.payload_len());
+            if flow.holding() && self.hold.is_held(&flow.key, f.seq, end, frame) {
+                return; // a redelivery that did not make it: retried later
+            }
             flow.on_sender_lost(&f, &mut self.counters);
         }
     }
@@ -295,6 +330,7 @@ impl Engine {
         if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
             match self.find_or_insert(&FlowKey::of_guest_seg(vif, f, frame), t) {
                 Some(i) => {
+                    self.drop_held(i);
                     self.table.get_mut(i).start_active(f, t, &mut self.counters);
                     self.counters.tx_pass.bump(PassReason::Handshake);
                 }
@@ -314,6 +350,19 @@ impl Engine {
         }
         let before = flow.state();
         let (out, remove) = flow.on_guest(f, &mut self.counters);
+        if flow.holding() {
+            let key = flow.key;
+            if f.flags.has(TcpFlags::SYN) || f.opts.sack_blocks > 0 {
+                // A SYN-ACK retransmission (the guest never saw the third ACK) or
+                // SACK blocks (a hole): redeliver now rather than at the timer.
+                self.hold.hurry(&key, now_ns);
+            }
+            let (released, left) = self.hold.release(&key, flow.guest_ack);
+            self.counters.hold_released += released as u64;
+            if left == 0 {
+                flow.set_holding(false);
+            }
+        }
         let verdict = match out {
             TxOutcome::Forward => {
                 self.counters.guest_forwarded += 1;
@@ -332,6 +381,10 @@ impl Engine {
             }
         };
         if remove {
+            if flow.holding() {
+                let key = flow.key;
+                self.counters.hold_dropped += self.hold.drop_where(|k| *k == key) as u64;
+            }
             self.table.remove(i);
             self.counters.removed_rst += 1;
             self.counters.count_transition(before, None);
@@ -362,6 +415,7 @@ impl Engine {
             }
         });
         self.counters.removed_vif_reset += n as u64;
+        self.counters.hold_dropped += self.hold.drop_where(|k| k.vif == vif) as u64;
         self.set_vif_nobuf(vif, false);
         n
     }
@@ -386,9 +440,13 @@ impl Engine {
         }
         let all = self.cfg.idle_timeout_ns == 0;
         let counters = &mut self.counters;
+        let hold = &mut self.hold;
         let n = self.table.retain_not(|f| {
             if (all || f.idle_epochs(now) == 3) && evictable(f) {
                 counters.count_transition(f.state(), None);
+                if f.holding() {
+                    counters.hold_dropped += hold.drop_where(|k| *k == f.key) as u64;
+                }
                 true
             } else {
                 false
@@ -396,6 +454,58 @@ impl Engine {
         });
         self.counters.evicted_idle += n as u64;
         n
+    }
+
+    /// Handshake hold: a held frame due for redelivery at `now_ns` (the guest has
+    /// not acknowledged it in time, or showed it lacks it), as `(vif, frame)`.
+    /// Deliver it to that vif's guest like a frame from the network (the engine
+    /// recognises it when `on_delivered_to_guest*` or `on_not_delivered` sees it
+    /// again); it stays held until the guest acknowledges it, and comes back later
+    /// if it gets lost. Call until `None` whenever [`Engine::hold_next_due`] has
+    /// passed (or simply on every turn of the data path's loop).
+    pub fn poll_redeliver(&mut self, now_ns: u64) -> Option<(VifId, &[u8])> {
+        loop {
+            match self.hold.take_due(now_ns) {
+                Due::None => return None,
+                Due::Expired(key) => {
+                    self.counters.hold_expired += 1;
+                    if self.hold.count_of(&key) == 0 {
+                        // The guest never took the frame in ~100 s: its connection
+                        // cannot exist any more. Forget the flow.
+                        if let Some(i) = self.table.find(&key) {
+                            let st = self.table.get(i).state();
+                            self.table.remove(i);
+                            self.counters.count_transition(st, None);
+                        }
+                    }
+                }
+                Due::Frame(i) => {
+                    self.counters.redelivered += 1;
+                    let (vif, data) = self.hold.frame(i);
+                    return Some((vif, data));
+                }
+            }
+        }
+    }
+
+    /// When the next held frame is due for redelivery (`None`: nothing held).
+    pub fn hold_next_due(&self) -> Option<u64> {
+        self.hold.next_due()
+    }
+
+    /// Frames and bytes in the handshake hold now.
+    pub fn hold_usage(&self) -> (usize, usize) {
+        (self.hold.frames(), self.hold.bytes())
+    }
+
+    /// Drops the held frames of the flow at table index `i`, if it has any.
+    fn drop_held(&mut self, i: usize) {
+        let f = self.table.get_mut(i);
+        if f.holding() {
+            f.set_holding(false);
+            let key = f.key;
+            self.counters.hold_dropped += self.hold.drop_where(|k| *k == key) as u64;
+        }
     }
 
     /// Totals.
@@ -457,7 +567,12 @@ impl Engine {
             return Some(i);
         }
         let v = self.table.pick_victim(t, evict_rank)?;
-        let st = self.table.get(v).state();
+        let victim = self.table.get(v);
+        let st = victim.state();
+        if victim.holding() {
+            let key = victim.key;
+            self.counters.hold_dropped += self.hold.drop_where(|k| *k == key) as u64;
+        }
         self.table.remove(v);
         self.counters.evicted_full += 1;
         self.counters.count_transition(st, None);

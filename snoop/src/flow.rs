@@ -281,14 +281,18 @@ pub(crate) mod fl {
     pub const EPOCH_SHIFT: u32 = 6;
 }
 
-/// One flow-table entry (key + state). An entry with `state_ws & 0x0f == 0` is free.
+/// Bit of [`Flow::state_ws`]: the handshake hold keeps frames of this flow.
+pub(crate) const HOLDING: u8 = 0x08;
+
+/// One flow-table entry (key + state). An entry with `state_ws & 0x07 == 0` is free.
 /// Packed to 2-byte alignment (90 bytes, no padding): the key and the small fields
 /// the lookup reads first lead, the counters trail.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C, packed(2))]
 pub(crate) struct Flow {
     pub key: FlowKey,
-    /// Low nibble: state (0 = free slot); high nibble: guest window scale.
+    /// Bits 0-2: state (0 = free slot); bit 3: [`HOLDING`]; high nibble: guest
+    /// window scale.
     pub state_ws: u8,
     /// `fl::*` bits (the top two are the idle clock, `fl::EPOCH`).
     pub flags: u8,
@@ -325,15 +329,28 @@ pub(crate) struct Flow {
 impl Flow {
     #[inline]
     pub fn is_free(&self) -> bool {
-        self.state_ws & 0x0f == 0
+        self.state_ws & 0x07 == 0
     }
     #[inline]
     pub fn state(&self) -> Option<FlowState> {
-        FlowState::from_u8(self.state_ws & 0x0f)
+        FlowState::from_u8(self.state_ws & 0x07)
     }
     #[inline]
     pub fn set_state_raw(&mut self, s: FlowState) {
-        self.state_ws = (self.state_ws & 0xf0) | s as u8;
+        self.state_ws = (self.state_ws & 0xf8) | s as u8;
+    }
+    /// The handshake hold keeps frames of this flow.
+    #[inline]
+    pub fn holding(&self) -> bool {
+        self.state_ws & HOLDING != 0
+    }
+    #[inline]
+    pub fn set_holding(&mut self, on: bool) {
+        if on {
+            self.state_ws |= HOLDING;
+        } else {
+            self.state_ws &= !HOLDING;
+        }
     }
     #[inline]
     pub fn wscale(&self) -> u8 {

@@ -26,6 +26,7 @@ mod coalesce;
 mod counters;
 mod engine;
 mod flow;
+mod hold;
 mod machine;
 mod seq;
 mod table;
@@ -36,6 +37,7 @@ pub use coalesce::AckCoalescer;
 pub use counters::{Counters, FlowCounters, PassCounters, PassReason, STATE_SLOTS};
 pub use engine::{Engine, RxChecksum, TxChecksum};
 pub use flow::{FlowInfo, FlowKey, FlowState};
+pub use hold::MAX_TRIES as HOLD_MAX_TRIES;
 
 /// Identifies a guest interface (vif) in the driver domain.
 pub type VifId = u16;
@@ -56,6 +58,19 @@ pub struct Config {
     /// Key of the flow-table hash. Use a random value per boot so that remote peers
     /// cannot choose colliding flow keys.
     pub hash_seed: u64,
+    /// Byte budget of the handshake hold (0 = no hold). With a hold, in-order data
+    /// that reaches the guest while its socket may not exist yet (ESTABLISHING) is
+    /// early-acked and a copy kept until the guest acknowledges it; the caller must
+    /// then call [`Engine::poll_redeliver`] regularly and deliver what it returns.
+    /// Without one, such data waits for the guest's own ACK.
+    pub hold_bytes: usize,
+    /// Wait (ns) before a held frame the guest has not acknowledged is delivered
+    /// again; it doubles with each try (see [`HOLD_MAX_TRIES`]).
+    pub hold_retry_ns: u64,
+    /// Largest frame the hold takes (bigger ones are not early-acked during the
+    /// handshake). A data path that merges segments into GSO packets and cannot
+    /// redeliver a held one as GSO sets this to its MTU-sized frame.
+    pub hold_frame_max: usize,
 }
 
 impl Default for Config {
@@ -66,6 +81,9 @@ impl Default for Config {
             enabled: true,
             min_free_rx_slots: 8,
             hash_seed: 0x5eed_0f5a_009e_1100,
+            hold_bytes: 0,
+            hold_retry_ns: 200_000_000,
+            hold_frame_max: usize::MAX,
         }
     }
 }

@@ -55,17 +55,33 @@ pub(crate) struct RxEnv<'a> {
     pub enabled: bool,
     /// `ack_out` can hold the early ACK.
     pub ack_room: bool,
+    /// What the handshake hold can take of this frame.
+    pub hold: HoldRoom,
     pub csum: CsumCheck<'a>,
+}
+
+/// The handshake hold's answer for one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HoldRoom {
+    /// No hold configured.
+    Off,
+    /// Configured, but this frame does not fit.
+    Full,
+    /// The frame fits.
+    Room,
 }
 
 /// Result of a delivered sender segment.
 pub(crate) enum RxOutcome {
     /// Send this early ACK (`newly` = sequence space it newly acknowledges;
-    /// `prev_ack_point` restores the flow if the frame cannot be written after all).
+    /// `prev_ack_point` restores the flow if the frame cannot be written after all;
+    /// `hold`: the frame must go into the handshake hold, and if the ACK cannot be
+    /// written `rcv_nxt` goes back to `prev_ack_point` too).
     Ack {
         fields: AckFields,
         newly: u32,
         prev_ack_point: u32,
+        hold: bool,
     },
     /// No early ACK.
     Pass(PassReason),
@@ -211,13 +227,7 @@ impl Flow {
                 }
                 RxOutcome::Pass(PassReason::Handshake)
             }
-            FlowState::Establishing => {
-                // The guest's TCP updates TS.Recent from the third ACK and what follows.
-                if self.has(fl::TS_OK) && env.csum.ok(f) {
-                    self.learn_timestamps(f);
-                }
-                RxOutcome::Pass(PassReason::Handshake)
-            }
+            FlowState::Establishing => self.establishing_delivered(f, env),
             FlowState::SynSeen => RxOutcome::Pass(PassReason::Handshake),
             _ => self.synchronized_delivered(st, f, env, c),
         }
@@ -379,6 +389,71 @@ impl Flow {
             fields,
             newly,
             prev_ack_point,
+            hold: false,
+        }
+    }
+
+    /// A sender segment delivered while the guest's socket may not exist yet (a
+    /// listener with a full accept queue drops the third ACK and the data after it).
+    /// In-order data is early-acked only if the handshake hold keeps a copy to
+    /// deliver again; `rcv_nxt` advances over held data only, so an early ACK never
+    /// covers a byte that is neither acknowledged by the guest nor held.
+    fn establishing_delivered(&mut self, f: &Seg, env: &mut RxEnv<'_>) -> RxOutcome {
+        let ts_ok = self.has(fl::TS_OK);
+        let len = f.payload_len();
+        // Only what a Linux listener takes as the third ACK: ACK = its ISS + 1.
+        let eligible = len > 0
+            && !f.flags.has(TcpFlags::FIN)
+            && f.seq == self.rcv_nxt
+            && f.ack == self.guest_snd_nxt;
+        let why = if !eligible {
+            Some(PassReason::Handshake)
+        } else if let Some(r) = self.unacceptable(f, env) {
+            Some(r)
+        } else if f.ecn() == 3 {
+            Some(PassReason::EcnCe)
+        } else if !env.slots_ok {
+            Some(PassReason::NoBuffer)
+        } else if !env.enabled || !self.has(fl::ENABLED) {
+            Some(PassReason::Disabled)
+        } else if env.hold == HoldRoom::Off {
+            Some(PassReason::Handshake)
+        } else if env.hold == HoldRoom::Full {
+            Some(PassReason::HoldFull)
+        } else if !env.ack_room {
+            Some(PassReason::AckBufferTooSmall)
+        } else {
+            None
+        };
+        if let Some(r) = why {
+            // The guest's TCP updates TS.Recent from the third ACK and what follows.
+            if ts_ok && env.csum.ok(f) {
+                self.learn_timestamps(f);
+            }
+            return RxOutcome::Pass(r);
+        }
+        let end = f.seq.wrapping_add(len);
+        self.learn_timestamps(f);
+        self.rcv_nxt = end;
+        let prev_ack_point = self.ack_point;
+        let newly = end.wrapping_sub(self.ack_point);
+        let window = window_field(self.guest_right(), end, self.wscale());
+        self.ack_point = end;
+        let timestamps = if ts_ok {
+            Some((self.guest_tsval, self.ts_recent))
+        } else {
+            None
+        };
+        RxOutcome::Ack {
+            fields: AckFields {
+                seq: self.guest_snd_nxt,
+                ack: end,
+                window,
+                timestamps,
+            },
+            newly,
+            prev_ack_point,
+            hold: true,
         }
     }
 
@@ -426,17 +501,25 @@ impl Flow {
             }
             FlowState::GuestSynSent => return (TxOutcome::Forward, fl_.has(TcpFlags::RST)),
             FlowState::Establishing => {
-                if fl_.has(TcpFlags::ACK) && !fl_.any(TcpFlags::SYN | TcpFlags::RST) {
-                    // The guest's socket is established: start from what it acknowledges.
+                if !fl_.has(TcpFlags::ACK) || fl_.any(TcpFlags::SYN | TcpFlags::RST) {
+                    return (TxOutcome::Forward, fl_.has(TcpFlags::RST));
+                }
+                // The guest's socket is established.
+                self.goto(FlowState::Active, c);
+                if !self.is_dirty() {
+                    // Nothing early-acked: start from what the guest acknowledges.
                     self.rcv_nxt = f.ack;
                     self.resume_seq = f.ack;
                     self.guest_ack = f.ack;
                     self.ack_point = f.ack;
                     self.guest_wnd = f.window;
                     self.set_flag(fl::GUEST_FIN, fl_.has(TcpFlags::FIN));
-                    self.goto(FlowState::Active, c);
+                    return (TxOutcome::Forward, false);
                 }
-                return (TxOutcome::Forward, fl_.has(TcpFlags::RST));
+                // Held data was early-acked: every byte below `rcv_nxt` is in the
+                // guest or in the hold, which delivers it again until the guest
+                // acknowledges it. The guest's ACK is filtered like any other.
+                self.resume_seq = self.rcv_nxt;
             }
             _ => {}
         }

@@ -18,10 +18,12 @@ fn config() -> ProptestConfig {
     }
 }
 
-/// An engine with established IPv4 and IPv6 flows, some data early-acked.
+/// An engine with established IPv4 and IPv6 flows, some data early-acked, and a
+/// flow still ESTABLISHING with data in the handshake hold.
 fn busy_engine() -> (Engine, Vec<Conn>) {
     let mut e = Engine::new(Config {
         max_flows: 16,
+        hold_bytes: 1 << 16,
         ..Config::default()
     });
     let conns = vec![
@@ -42,6 +44,21 @@ fn busy_engine() -> (Engine, Vec<Conn>) {
             .on_delivered_to_guest(c.vif, &c.data(c.r0(), 200, &[1; 100]), 64, 0, &mut out)
             .is_some());
     }
+    let mut held = Conn::v6();
+    held.rport = 998;
+    held.handshake_to_third_ack(&mut e);
+    let mut out = [0u8; ACK_FRAME_MAX];
+    assert!(e
+        .on_delivered_to_guest(
+            held.vif,
+            &held.data(held.r0(), 200, &[1; 100]),
+            64,
+            0,
+            &mut out
+        )
+        .is_some());
+    assert_eq!(e.hold_usage().0, 1);
+    conns.push(held);
     (e, conns)
 }
 
@@ -141,6 +158,10 @@ fn exercise(e: &mut Engine, vif: u16, to_guest: bool, frame: &mut [u8], slots: u
             assert!(a.payload_len() == 0);
         }
         e.on_not_delivered(vif, frame, 8);
+        // Whatever the hold has is well-formed and finite.
+        while let Some((_, f)) = e.poll_redeliver(u64::MAX) {
+            assert!(parse_tcp_frame(f).is_ok());
+        }
     } else {
         let before_ok = checksums_ok(frame);
         let before = frame.to_vec();
