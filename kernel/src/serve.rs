@@ -261,7 +261,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
             // line, but not one per frame.
             if (total - redelivered as u64 + 1..=total).any(|n| n.is_power_of_two()) {
                 log::info!(
-                    "snoop: handshake hold: {total} frames redelivered so far (a guest's listener dropped data vSnoop acknowledged: accept queue full?)"
+                    "snoop: handshake hold: redeliveries so far: {total} (a guest's listener dropped data vSnoop acknowledged: accept queue full?)"
                 );
             }
         }

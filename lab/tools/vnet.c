@@ -4,15 +4,21 @@
  *   vnet recv PORT               accept one connection; its bytes to stdout until EOF
  *   vnet sink PORT               accept connections forever; read each to EOF, then close
  *   vnet load BUSY_MS IDLE_MS    forever: spin BUSY_MS, sleep IDLE_MS (a VM's CPU load)
- *   vnet lazy PORT BACKLOG WAIT_MS N
+ *   vnet lazy PORT BACKLOG WAIT_MS N [FILL]
  *        listen(BACKLOG), accept nothing for WAIT_MS once the first connection is queued
- *        (the accept queue overflows), then
- *        accept N connections, read each to EOF and check its bytes (see burst); prints
- *        "LAZY conn K bytes=B ok|bad" per connection and "LAZY done ok=X bad=Y".
- *   vnet burst HOST PORT N BYTES
- *        N connections at once (non-blocking connects); each sends a 4-byte index K and
- *        BYTES - 4 bytes of a pattern of K, half-closes and waits for the peer's EOF; prints
- *        "BURST done ok=X failed=Y".
+ *        (the accept queue overflows), then accept N connections, read each to EOF and
+ *        check its bytes (see burst); prints "LAZY PORT conn K bytes=B ok|bad" per
+ *        connection and "LAZY PORT done ok=X bad=Y". With FILL > 0 the listener defers accept
+ *        (TCP_DEFER_ACCEPT: a connection completes with its first data, not the third
+ *        ACK); as soon as a remote connection is half-open (SYN_RECV in /proc/net/tcp)
+ *        it fills its own accept queue with FILL loopback connections, so that the remote
+ *        peer's first data finds the queue full and Linux drops it; WAIT_MS later it
+ *        accepts the FILL local and N remote connections (only the remote ones count);
+ *        prints "LAZY PORT overflows while full: N" (TcpExt ListenOverflows meanwhile).
+ *   vnet burst HOST PORT N BYTES [DELAY_MS]
+ *        N connections at once (non-blocking connects); each sends, DELAY_MS after it is
+ *        connected, a 4-byte index K and BYTES - 4 bytes of a pattern of K, half-closes and
+ *        waits for the peer's EOF; prints "BURST PORT done ok=X failed=Y".
  *   vnet bench HOST PORT BYTES COUNT [WARMUP]
  *        COUNT transfers of BYTES: connect, write, shutdown(SHUT_WR), wait for EOF from a
  *        sink. Prints one line per sample ("SAMPLE i ms mbps acked_ms") and a summary line
@@ -85,6 +91,24 @@ static void timeouts(int fd, int seconds) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
+/* TcpExt ListenOverflows: SYNs and completing segments Linux dropped for a full accept queue. */
+static long listen_overflows(void) {
+  char h[4096], v[4096];
+  long r = -1;
+  FILE *f = fopen("/proc/net/netstat", "r");
+  while (f && fgets(h, sizeof h, f) && fgets(v, sizeof v, f)) {
+    if (strncmp(h, "TcpExt:", 7)) continue;
+    char *hs, *vs, *ht = strtok_r(h, " \n", &hs), *vt = strtok_r(v, " \n", &vs);
+    while (ht && vt) {
+      if (!strcmp(ht, "ListenOverflows")) r = atol(vt);
+      ht = strtok_r(0, " \n", &hs);
+      vt = strtok_r(0, " \n", &vs);
+    }
+  }
+  if (f) fclose(f);
+  return r;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -132,22 +156,57 @@ int main(int argc, char **argv) {
       close(c);
     }
   }
-  if (argc == 6 && !strcmp(argv[1], "lazy")) {
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])), .sin_addr.s_addr = INADDR_ANY };
-    int l = socket(AF_INET, SOCK_STREAM, 0), one = 1, n = atoi(argv[5]), ok = 0, bad = 0;
+  if ((argc == 6 || argc == 7) && !strcmp(argv[1], "lazy")) {
+    int port = atoi(argv[2]), fill = argc == 7 ? atoi(argv[6]) : 0;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = INADDR_ANY };
+    int l = socket(AF_INET, SOCK_STREAM, 0), one = 1, n = atoi(argv[5]), ok = 0, bad = 0, defer = 30;
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fill > 0) setsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
     if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, atoi(argv[3]))) { perror("vnet: listen"); return 1; }
-    printf("LAZY listening\n");
+    printf("LAZY %d listening\n", port);
     fflush(stdout);
-    /* The wait starts when the first connection is in the accept queue. */
-    struct pollfd lp = { .fd = l, .events = POLLIN };
-    if (poll(&lp, 1, 300000) != 1) { printf("LAZY done ok=0 bad=0 (no connection in 300 s)\n"); return 1; }
-    usleep((useconds_t)(atof(argv[4]) * 1000));
+    if (fill > 0) {
+      /* Wait for a half-open connection on our port: " 0100000A:138B 0C00000A:9C40 03 ". */
+      char want[16], line[256];
+      snprintf(want, sizeof want, ":%04X ", port);
+      int seen = 0;
+      for (double t0 = now_ms(); !seen && now_ms() - t0 < 300000;) {
+        FILE *f = fopen("/proc/net/tcp", "r");
+        while (f && fgets(line, sizeof line, f)) {
+          char *p = strstr(line, want);
+          if (p && p - line < 24 && !strncmp(p + 6 + 14, "03 ", 3)) seen = 1;
+        }
+        if (f) fclose(f);
+        if (!seen) usleep(2000);
+      }
+      if (!seen) { printf("LAZY %d done ok=0 bad=0 (no half-open connection in 300 s)\n", port); return 1; }
+      struct sockaddr_in lo = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+      for (int i = 0; i < fill; i++) {
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(c, (struct sockaddr *)&lo, sizeof lo) || write(c, "L", 1) != 1) { perror("vnet: local fill"); return 1; }
+        /* kept open: the listener reads it to EOF only after shutdown below */
+        shutdown(c, SHUT_WR);
+      }
+      printf("LAZY %d filled the accept queue with %d local connections\n", port, fill);
+      fflush(stdout);
+      long before = listen_overflows();
+      usleep((useconds_t)(atof(argv[4]) * 1000));
+      printf("LAZY %d overflows while full: %ld\n", port, listen_overflows() - before);
+      fflush(stdout);
+    } else {
+      /* The wait starts when the first connection is in the accept queue. */
+      struct pollfd lp = { .fd = l, .events = POLLIN };
+      if (poll(&lp, 1, 300000) != 1) { printf("LAZY %d done ok=0 bad=0 (no connection in 300 s)\n", port); return 1; }
+      usleep((useconds_t)(atof(argv[4]) * 1000));
+    }
     timeouts(l, 120);
-    for (int i = 0; i < n; i++) {
-      int c = accept(l, 0, 0);
+    for (int i = 0; i < n + fill; i++) {
+      struct sockaddr_in peer;
+      socklen_t pl = sizeof peer;
+      int c = accept(l, (struct sockaddr *)&peer, &pl);
       if (c < 0) { perror("vnet: accept"); break; }
       timeouts(c, 60);
+      if (peer.sin_addr.s_addr == htonl(INADDR_LOOPBACK)) { drain(c); close(c); continue; }
       uint32_t k = 0;
       long got = 0, mism = 0;
       unsigned char hdr[4];
@@ -160,17 +219,18 @@ int main(int argc, char **argv) {
         }
       }
       int good = r == 0 && got >= 4 && mism == 0;
-      printf("LAZY conn %u bytes=%ld %s%s\n", k, got, good ? "ok" : "bad", r < 0 ? " (read error)" : "");
+      printf("LAZY %d conn %u bytes=%ld %s%s\n", port, k, got, good ? "ok" : "bad", r < 0 ? " (read error)" : "");
       fflush(stdout);
       good ? ok++ : bad++;
       close(c);
     }
-    printf("LAZY done ok=%d bad=%d\n", ok, bad);
+    printf("LAZY %d done ok=%d bad=%d\n", port, ok, bad);
     return bad != 0 || ok != n;
   }
-  if (argc == 6 && !strcmp(argv[1], "burst")) {
+  if ((argc == 6 || argc == 7) && !strcmp(argv[1], "burst")) {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
-    int n = atoi(argv[4]), ok = 0, failed = 0;
+    int n = atoi(argv[4]), ok = 0, failed = 0, port = atoi(argv[3]);
+    useconds_t delay = argc == 7 ? (useconds_t)(atof(argv[6]) * 1000) : 0;
     long bytes = atol(argv[5]);
     if (inet_pton(AF_INET, argv[2], &a.sin_addr) != 1 || n < 1 || n > 64 || bytes < 4 || bytes > (long)sizeof buf) {
       fprintf(stderr, "vnet: bad burst arguments\n");
@@ -195,10 +255,11 @@ int main(int argc, char **argv) {
         getsockopt(s[k], SOL_SOCKET, SO_ERROR, &err, &el);
         fcntl(s[k], F_SETFL, 0);
         timeouts(s[k], 90);
+        if (delay) usleep(delay);
         buf[0] = (char)(k >> 24); buf[1] = (char)(k >> 16); buf[2] = (char)(k >> 8); buf[3] = (char)k;
         for (long j = 4; j < bytes; j++) buf[j] = (char)pattern((uint32_t)k, j - 4);
         if (err || write_all(s[k], buf, (size_t)bytes)) {
-          printf("BURST conn %d failed: %s\n", k, strerror(err ? err : errno));
+          printf("BURST %d conn %d failed: %s\n", port, k, strerror(err ? err : errno));
           failed++;
         } else {
           shutdown(s[k], SHUT_WR);
@@ -209,16 +270,16 @@ int main(int argc, char **argv) {
       }
     }
     for (int k = 0; k < n; k++) {
-      if (p[k].fd >= 0) { printf("BURST conn %d failed: not connected in 90 s\n", k); failed++; }
+      if (p[k].fd >= 0) { printf("BURST %d conn %d failed: not connected in 90 s\n", port, k); failed++; }
       if (!sent[k]) { close(s[k]); continue; }
       ssize_t r;
       char tmp[256];
       while ((r = read(s[k], tmp, sizeof tmp)) > 0) {}
       if (r == 0) ok++;
-      else { printf("BURST conn %d failed waiting for EOF: %s\n", k, strerror(errno)); failed++; }
+      else { printf("BURST %d conn %d failed waiting for EOF: %s\n", port, k, strerror(errno)); failed++; }
       close(s[k]);
     }
-    printf("BURST done ok=%d failed=%d\n", ok, failed);
+    printf("BURST %d done ok=%d failed=%d\n", port, ok, failed);
     return failed != 0;
   }
   if (argc == 4 && !strcmp(argv[1], "load")) {
@@ -261,6 +322,6 @@ int main(int argc, char **argv) {
            bytes, count, mbps[count / 2], mbps[count / 10], mbps[(count * 9) / 10], ms[count / 2]);
     return 0;
   }
-  fprintf(stderr, "usage: vnet gen BYTES SEED | send HOST PORT | recv PORT | sink PORT | load BUSY_MS IDLE_MS | lazy PORT BACKLOG WAIT_MS N | burst HOST PORT N BYTES | bench HOST PORT BYTES COUNT [WARMUP]\n");
+  fprintf(stderr, "usage: vnet gen BYTES SEED | send HOST PORT | recv PORT | sink PORT | load BUSY_MS IDLE_MS | lazy PORT BACKLOG WAIT_MS N [FILL] | burst HOST PORT N BYTES [DELAY_MS] | bench HOST PORT BYTES COUNT [WARMUP]\n");
   return 2;
 }

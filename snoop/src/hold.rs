@@ -50,6 +50,9 @@ pub(crate) struct Hold {
     bytes: usize,
     budget: usize,
     retry_ns: u64,
+    /// No frame is due before this (a lower bound, exact after a `take_due` that found
+    /// nothing due): the data path polls every turn, and this keeps an idle poll O(1).
+    earliest: u64,
 }
 
 impl Hold {
@@ -59,6 +62,7 @@ impl Hold {
             bytes: 0,
             budget,
             retry_ns: retry_ns.max(1),
+            earliest: u64::MAX,
         }
     }
 
@@ -81,11 +85,13 @@ impl Hold {
     /// Keeps a copy of `frame` (payload `[seq, end)` of flow `key`).
     pub fn push(&mut self, key: &FlowKey, seq: u32, end: u32, frame: &[u8], now_ns: u64) {
         self.bytes += frame.len();
+        let due_ns = now_ns.saturating_add(self.retry_ns);
+        self.earliest = self.earliest.min(due_ns);
         self.frames.push(Held {
             key: *key,
             seq,
             end,
-            due_ns: now_ns.saturating_add(self.retry_ns),
+            due_ns,
             tries: 0,
             data: frame.to_vec(),
         });
@@ -119,6 +125,7 @@ impl Hold {
         for h in self.frames.iter_mut().filter(|h| h.key == *key) {
             if h.tries == 0 {
                 h.due_ns = h.due_ns.min(now_ns);
+                self.earliest = self.earliest.min(h.due_ns);
             }
         }
     }
@@ -146,33 +153,51 @@ impl Hold {
         before - self.frames.len()
     }
 
-    /// Earliest time a frame is due, if any is held.
+    /// When the next frame is due, if any is held (may be early: a lower bound).
     pub fn next_due(&self) -> Option<u64> {
-        self.frames.iter().map(|h| h.due_ns).min()
+        if self.frames.is_empty() {
+            None
+        } else {
+            Some(self.earliest)
+        }
     }
 
     /// The earliest frame due at `now_ns`: rescheduled (the wait doubles with each
     /// try), or dropped after its last try.
     pub fn take_due(&mut self, now_ns: u64) -> Due {
-        let Some((i, _)) = self
-            .frames
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.due_ns <= now_ns)
-            .min_by_key(|(_, h)| h.due_ns)
-        else {
+        if now_ns < self.earliest {
+            return Due::None;
+        }
+        let Some((i, h)) = self.frames.iter().enumerate().min_by_key(|(_, h)| h.due_ns) else {
+            self.earliest = u64::MAX;
             return Due::None;
         };
+        if h.due_ns > now_ns {
+            self.earliest = h.due_ns;
+            return Due::None;
+        }
         if self.frames[i].tries >= MAX_TRIES {
             let h = self.frames.swap_remove(i);
             self.bytes -= h.data.len();
+            self.recompute_earliest();
             return Due::Expired(h.key);
         }
         let retry_ns = self.retry_ns;
         let h = &mut self.frames[i];
         h.tries += 1;
         h.due_ns = now_ns.saturating_add(retry_ns.saturating_mul(1 << h.tries));
+        self.recompute_earliest();
         Due::Frame(i)
+    }
+
+    /// Exact `earliest` (after a redelivery or expiry, which are rare).
+    fn recompute_earliest(&mut self) {
+        self.earliest = self
+            .frames
+            .iter()
+            .map(|h| h.due_ns)
+            .min()
+            .unwrap_or(u64::MAX);
     }
 
     /// The vif and bytes of held frame `i`.
