@@ -211,13 +211,25 @@ impl Engine {
             return None;
         };
         let ack_room = ack_out.len() >= ack_len(f, true);
-        let hold = if !self.hold.enabled() {
+        let flow = self.table.get_mut(i);
+        flow.touch(t);
+        // The hold matters only before the guest's socket is proven (and to recognise
+        // its own redeliveries): nothing of it on the common path.
+        let hold = if flow.state() != Some(FlowState::Establishing) || !self.hold.enabled() {
             HoldRoom::Off
         } else if frame.len() <= self.cfg.hold_frame_max && self.hold.has_room(frame.len()) {
             HoldRoom::Room
         } else {
             HoldRoom::Full
         };
+        if flow.holding()
+            && self
+                .hold
+                .is_held(&flow.key, f.seq, f.seq.wrapping_add(f.payload_len()), frame)
+        {
+            self.counters.rx_pass.bump(PassReason::Redelivery);
+            return None;
+        }
         let mut env = RxEnv {
             slots_ok,
             enabled: self.cfg.enabled,
@@ -225,13 +237,6 @@ impl Engine {
             hold,
             csum,
         };
-        let flow = self.table.get_mut(i);
-        flow.touch(t);
-        let end = f.seq.wrapping_add(f.payload_len());
-        if flow.holding() && self.hold.is_held(&flow.key, f.seq, end, frame) {
-            self.counters.rx_pass.bump(PassReason::Redelivery);
-            return None;
-        }
         let before = flow.state();
         match flow.on_sender_delivered(f, &mut env, &mut self.counters) {
             RxOutcome::Ack {
@@ -242,6 +247,7 @@ impl Engine {
             } => match write_ack(frame, f, &fields, ack_out) {
                 Some(n) => {
                     if hold {
+                        let end = f.seq.wrapping_add(f.payload_len());
                         self.hold.push(&flow.key, f.seq, end, frame, now_ns);
                         flow.set_holding(true);
                         self.counters.held_frames += 1;
