@@ -3,9 +3,10 @@
 //! channel and every vif's channels; wakes at least every `TICK_NS` for housekeeping.
 
 use alloc::collections::BTreeSet;
+use alloc::vec;
 use alloc::vec::Vec;
 
-use drivers::netback::{Frame, Netback, NetbackConfig, PollOutput, PortId, RxOutcome};
+use drivers::netback::{gro, Frame, Netback, NetbackConfig, PollOutput, PortId, RxOutcome};
 use drivers::xenstore::Tx;
 use snoop::{AckCoalescer, Engine, GuestVerdict, RxChecksum, TxChecksum, ACK_FRAME_MAX};
 use xen::abi::{sched, EvtchnPort};
@@ -22,8 +23,8 @@ const TICK_NS: u64 = 100_000_000;
 const STATS_EVERY_NS: u64 = 10_000_000_000;
 const SHUTDOWN_TOKEN: &str = "vsnoop-control";
 const SNOOP_TOKEN: &str = "vsnoop-snoop";
-/// Largest frame the handshake hold takes: 1500-byte MTU, Ethernet header, 802.1Q tag.
-const HOLD_FRAME_MAX: usize = 1500 + 14 + 4;
+/// Largest frame a redelivery goes out as: 1500-byte MTU plus the Ethernet header.
+const REDELIVERY_FRAME_MAX: usize = 1500 + 14;
 /// Runtime switch for vSnoop (`on`/`off`), written by the host's admin in dom0:
 /// `xenstore-write /local/domain/<vsnoop>/control/vsnoop-snoop off`.
 const SNOOP_KEY: &str = "control/vsnoop-snoop";
@@ -90,11 +91,9 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         max_flows: cfg.max_flows,
         enabled: cfg.snoop,
         hash_seed: time::now_ns() ^ 0x9e37_79b9_7f4a_7c15,
+        // Merged GSO packets are held too: a redelivery is cut back into MTU-sized
+        // segments below (netback may merge them again for the guest).
         hold_bytes: cfg.hold_bytes,
-        // RX merges in-order segments into GSO packets; a held one would come back as
-        // one oversized non-GSO packet, so only MTU-sized frames (VLAN tag included)
-        // are held.
-        hold_frame_max: HOLD_FRAME_MAX,
         ..Default::default()
     });
     let _ = xs::with(|x| x.write(Tx::NONE, "control/feature-poweroff", b"1"));
@@ -247,12 +246,18 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         // recognises these frames when they come back below).
         let mut redelivered = 0u32;
         while let Some((vif, data)) = engine.poll_redeliver(now) {
-            let f = Frame {
-                src: PortId::Uplink(UPLINK_PORT),
-                data: data.to_vec(),
-                csum_ok: false,
-            };
-            nb.enqueue(vif, f, &mut out.rx);
+            // A held GSO packet goes back as plain segments (a guest without a GSO slot
+            // for it would drop an oversized frame).
+            let pieces =
+                gro::split(data, REDELIVERY_FRAME_MAX).unwrap_or_else(|| vec![data.to_vec()]);
+            for data in pieces {
+                let f = Frame {
+                    src: PortId::Uplink(UPLINK_PORT),
+                    data,
+                    csum_ok: false,
+                };
+                nb.enqueue(vif, f, &mut out.rx);
+            }
             redelivered += 1;
         }
         if redelivered > 0 {

@@ -223,9 +223,10 @@ impl Engine {
             HoldRoom::Full
         };
         if flow.holding()
+            && !f.flags.any(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
             && self
                 .hold
-                .is_held(&flow.key, f.seq, f.seq.wrapping_add(f.payload_len()), frame)
+                .covers(&flow.key, f.seq, f.seq.wrapping_add(f.payload_len()))
         {
             self.counters.rx_pass.bump(PassReason::Redelivery);
             return None;
@@ -299,8 +300,11 @@ impl Engine {
             let flow = self.table.get_mut(i);
             flow.touch(t);
             let end = f.seq.wrapping_add(f.payload_len());
-            if flow.holding() && self.hold.is_held(&flow.key, f.seq, end, frame) {
-                return; // a redelivery that did not make it: retried later
+            if flow.holding()
+                && !f.flags.any(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
+                && self.hold.covers(&flow.key, f.seq, end)
+            {
+                return; // held bytes that did not make it: redelivered later
             }
             flow.on_sender_lost(&f, &mut self.counters);
         }
@@ -464,10 +468,10 @@ impl Engine {
 
     /// Handshake hold: a held frame due for redelivery at `now_ns` (the guest has
     /// not acknowledged it in time, or showed it lacks it), as `(vif, frame)`.
-    /// Deliver it to that vif's guest like a frame from the network (the engine
-    /// recognises it when `on_delivered_to_guest*` or `on_not_delivered` sees it
-    /// again); it stays held until the guest acknowledges it, and comes back later
-    /// if it gets lost. Call until `None` whenever [`Engine::hold_next_due`] has
+    /// Deliver it to that vif's guest like a frame from the network, whole or cut
+    /// into segments (the engine recognises held bytes when `on_delivered_to_guest*`
+    /// or `on_not_delivered` sees them again); it stays held until the guest
+    /// acknowledges it, and comes back later if it gets lost. Call until `None` whenever [`Engine::hold_next_due`] has
     /// passed (or simply on every turn of the data path's loop).
     pub fn poll_redeliver(&mut self, now_ns: u64) -> Option<(VifId, &[u8])> {
         loop {

@@ -130,11 +130,15 @@ impl Hold {
         }
     }
 
-    /// Whether `frame` (payload `[seq, end)` of `key`) is a held frame coming back.
-    pub fn is_held(&self, key: &FlowKey, seq: u32, end: u32, frame: &[u8]) -> bool {
-        self.frames
-            .iter()
-            .any(|h| h.key == *key && h.seq == seq && h.end == end && h.data == frame)
+    /// Whether payload `[seq, end)` of `key` lies within a held frame: a redelivery
+    /// coming back, whole or cut into pieces by the data path (or a retransmission of
+    /// held bytes, which carries nothing new either).
+    pub fn covers(&self, key: &FlowKey, seq: u32, end: u32) -> bool {
+        seq::lt(seq, end)
+            && self
+                .frames
+                .iter()
+                .any(|h| h.key == *key && seq::le(h.seq, seq) && seq::le(end, h.end))
     }
 
     /// Drops every frame matching `pred`. Returns how many.
@@ -229,9 +233,12 @@ mod tests {
         assert_eq!(h.bytes(), 450);
         assert_eq!(h.release(&key(1), 250), (1, 1));
         assert_eq!(h.bytes(), 300);
-        assert!(h.is_held(&key(1), 200, 300, &[2; 150]));
-        assert!(!h.is_held(&key(1), 200, 300, &[2; 149]));
-        assert!(!h.is_held(&key(1), 100, 200, &[1; 150]));
+        assert!(h.covers(&key(1), 200, 300));
+        assert!(h.covers(&key(1), 250, 260), "a piece of it");
+        assert!(!h.covers(&key(1), 250, 250), "no payload");
+        assert!(!h.covers(&key(1), 250, 301), "beyond it");
+        assert!(!h.covers(&key(1), 100, 200), "released");
+        assert!(!h.covers(&key(2), 200, 300), "another flow's range");
         assert_eq!(h.release(&key(1), 300), (1, 0));
         assert_eq!(h.frames(), 1);
     }

@@ -280,3 +280,26 @@ fn flows_that_end_drop_their_held_frames() {
     c.handshake_to_third_ack(&mut e);
     assert_eq!((e.hold_usage(), e.counters().hold_dropped), ((0, 0), 1));
 }
+
+#[test]
+fn pieces_of_held_frames_are_recognised_partial_overlaps_are_not() {
+    let mut e = engine(1 << 20);
+    let c = Conn::v4();
+    c.handshake_to_third_ack(&mut e);
+    let big = [0x5au8; 1000];
+    assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, &big)).is_some());
+    // The guest's socket comes up acknowledging nothing yet: ACTIVE, frame still held.
+    from_guest_at(&mut e, &c, c.gack(c.r0(), 1000, 60), 2_000);
+    assert_eq!(state(&e, &c), Some(FlowState::Active));
+    // The data path cut the redelivery into pieces: each is recognised.
+    assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, &big[..600])).is_none());
+    assert!(deliver(&mut e, &c, &c.data(c.r0() + 600, 102, &big[600..])).is_none());
+    assert_eq!(e.counters().rx_pass.redelivery, 2);
+    assert_eq!(state(&e, &c), Some(FlowState::Active));
+    // New data right after the held bytes is early-acked as usual (no copy kept).
+    assert!(deliver(&mut e, &c, &c.data(c.r0() + 1000, 103, P)).is_some());
+    assert_eq!(e.hold_usage().0, 1);
+    // A segment reaching past held bytes is old data plus more: UNEXPECTED-SEQ.
+    assert!(deliver(&mut e, &c, &c.data(c.r0() + 900, 104, &[1; 300])).is_none());
+    assert_eq!(state(&e, &c), Some(FlowState::UnexpectedSeq));
+}

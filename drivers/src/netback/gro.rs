@@ -195,6 +195,51 @@ impl Merge {
     }
 }
 
+/// Cuts a packet this module merged (or any segment [`Segment::parse`] accepts with a
+/// verified checksum) back into segments of at most `max_frame` bytes each, for a data
+/// path that must send it again to a guest without a GSO slot (vSnoop's handshake hold
+/// keeps merged packets whole). Each piece gets the original headers, its own sequence
+/// number, IP length, IP identification (consecutive) and checksums; PSH only on the
+/// last. `None` if the packet already fits, is not such a segment, or `max_frame`
+/// leaves no room for payload.
+pub fn split(frame: &[u8], max_frame: usize) -> Option<Vec<Vec<u8>>> {
+    if frame.len() <= max_frame {
+        return None;
+    }
+    let seg = Segment::parse(frame, true)?;
+    let hdr = seg.hdr_len();
+    let chunk = max_frame.checked_sub(hdr).filter(|c| *c > 0)?;
+    let payload = &frame[hdr..hdr + seg.payload];
+    let ip = ETH_HLEN;
+    let t = ip + IP_HLEN;
+    let id = u16::from_be_bytes([frame[ip + 4], frame[ip + 5]]);
+    let pieces = payload.len().div_ceil(chunk);
+    let mut out = Vec::with_capacity(pieces);
+    for (i, part) in payload.chunks(chunk).enumerate() {
+        let mut f = Vec::with_capacity(hdr + part.len());
+        f.extend_from_slice(&frame[..hdr]);
+        f.extend_from_slice(part);
+        let ip_len = (IP_HLEN + seg.thl + part.len()) as u16;
+        f[ip + 2..ip + 4].copy_from_slice(&ip_len.to_be_bytes());
+        f[ip + 4..ip + 6].copy_from_slice(&id.wrapping_add(i as u16).to_be_bytes());
+        f[ip + 10..ip + 12].copy_from_slice(&[0, 0]);
+        let c = fold(sum_words(0, &f[ip..ip + IP_HLEN]));
+        f[ip + 10..ip + 12].copy_from_slice(&c.to_be_bytes());
+        let seq = seg.seq.wrapping_add((i * chunk) as u32);
+        f[t + 4..t + 8].copy_from_slice(&seq.to_be_bytes());
+        if i + 1 < pieces {
+            f[t + 13] &= !TCP_PSH;
+        }
+        f[t + 16..t + 18].copy_from_slice(&[0, 0]);
+        let tcp_len = f.len() - t;
+        let pseudo = sum_words(0, &f[ip + 12..ip + 20]) + 6 + tcp_len as u64;
+        let c = fold(sum_words(pseudo, &f[t..]));
+        f[t + 16..t + 18].copy_from_slice(&c.to_be_bytes());
+        out.push(f);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -380,5 +425,60 @@ mod tests {
             proptest::prop_assert!(l4_checksum_ok(&d));
             proptest::prop_assert_eq!(&d[ETH_HLEN + IP_HLEN + 32..], &payload[..]);
         }
+    }
+
+    #[test]
+    fn split_undoes_a_merge() {
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let frames: Vec<Vec<u8>> = payload
+            .chunks(1448)
+            .enumerate()
+            .map(|(i, p)| {
+                let last = (i + 1) * 1448 >= payload.len();
+                seg(
+                    1000 + (i * 1448) as u32,
+                    p,
+                    TCP_ACK | if last { TCP_PSH } else { 0 },
+                    500,
+                )
+            })
+            .collect();
+        let (merged, gso, n) = merge_all(&frames);
+        assert_eq!((gso, n), (Some(1448), 4));
+        let pieces = split(&merged, 1514).expect("split");
+        assert_eq!(pieces.len(), 4);
+        for (i, p) in pieces.iter().enumerate() {
+            assert!(p.len() <= 1514);
+            assert!(l4_checksum_ok(p), "piece {i} TCP checksum");
+            assert_eq!(
+                fold(sum_words(0, &p[ETH_HLEN..ETH_HLEN + IP_HLEN])),
+                0,
+                "IP checksum"
+            );
+            let s = Segment::parse(p, true).expect("a plain segment");
+            assert_eq!(s.seq, 1000 + (i * 1448) as u32);
+            assert_eq!(s.psh, i == 3, "PSH on the last piece only");
+        }
+        let joined: Vec<u8> = pieces.iter().flat_map(|p| p[66..].to_vec()).collect();
+        assert_eq!(joined, payload);
+        // And merging the pieces gives the merged packet back (but for IP ids).
+        let (again, _, _) = merge_all(&pieces);
+        assert_eq!(again[ETH_HLEN + 6..], merged[ETH_HLEN + 6..]);
+    }
+
+    #[test]
+    fn split_leaves_what_fits_or_is_not_a_plain_segment() {
+        let small = seg(1, &[1; 100], TCP_ACK, 10);
+        assert!(split(&small, 1514).is_none());
+        let big = seg(1, &[1; 3000], TCP_ACK, 10);
+        assert_eq!(split(&big, 1514).map(|v| v.len()), Some(3));
+        assert!(split(&big, 60).is_none(), "no room for payload");
+        let mut fin = big.clone();
+        fin[ETH_HLEN + IP_HLEN + 13] |= 0x01;
+        fill_l4_checksum(&mut fin).unwrap();
+        assert!(split(&fin, 1514).is_none(), "FIN: not a mergeable segment");
+        let mut bad = big.clone();
+        bad[ETH_HLEN + 8] ^= 1; // TTL: the IP checksum no longer verifies
+        assert!(split(&bad, 1514).is_none());
     }
 }
