@@ -61,6 +61,13 @@ for phase in $PHASES; do
       wait_for 30 grep -q "serving: netback up" "$GUEST_LOG/guest-vsnoop.log" || { echo "BENCH-ERROR vsnoop not serving"; continue; }
       head -6 "$GUEST_LOG/guest-vsnoop.log" | tr -d '\r' | sed 's/^/[vsnoop] /'
       run_phase vsnoop || echo "BENCH-ERROR vsnoop phase failed"
+      sleep 11 # the status keys are refreshed every 10 s while vSnoop is on
+      ddid=$(xl domid vsnoop)
+      hs=""
+      for k in held-frames redelivered hold-expired; do
+        hs="$hs $k=$(xenstore-read "/local/domain/$ddid/data/vsnoop/$k" 2>/dev/null)"
+      done
+      echo "[vsnoop] handshake hold (data/vsnoop/*):$hs"
       grep -E "vSnoop switched|stats" "$GUEST_LOG/guest-vsnoop.log" | tr -d '\r' | tail -8 | sed 's/^/[vsnoop] /'
       xl shutdown -w vsnoop >/dev/null 2>&1 || xl destroy vsnoop ;;
     linux)
