@@ -129,6 +129,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     let mut acks_out: AckCoalescer<Frame> = AckCoalescer::new();
     let mut status = SnoopStatus::default();
     let mut hold_expired_seen = 0u64;
+    let mut due: Vec<(u16, Vec<u8>)> = Vec::new();
     status.update(&engine, time::now_ns(), true);
     loop {
         // Sleep unless work is pending.
@@ -244,12 +245,11 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         // Handshake hold: data vSnoop acknowledged before the guest's socket existed,
         // which the guest has not acknowledged in time, goes to it again (the engine
         // recognises these frames when they come back below).
-        let mut redelivered = 0u32;
-        while let Some((vif, data)) = engine.poll_redeliver(now) {
+        let redelivered = engine.poll_redeliver(now, &mut due);
+        for (vif, data) in due.drain(..) {
             // A held GSO packet goes back as plain segments (a guest without a GSO slot
             // for it would drop an oversized frame).
-            let pieces =
-                gro::split(data, REDELIVERY_FRAME_MAX).unwrap_or_else(|| vec![data.to_vec()]);
+            let pieces = gro::split(&data, REDELIVERY_FRAME_MAX).unwrap_or_else(|| vec![data]);
             for data in pieces {
                 let f = Frame {
                     src: PortId::Uplink(UPLINK_PORT),
@@ -258,7 +258,6 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                 };
                 nb.enqueue(vif, f, &mut out.rx);
             }
-            redelivered += 1;
         }
         if redelivered > 0 {
             let total = engine.counters().redelivered;

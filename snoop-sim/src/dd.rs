@@ -101,9 +101,10 @@ impl DriverDomain {
     /// if something was delivered.
     pub fn redeliver(&mut self, now: Nanos, to_sender: &mut Vec<Vec<u8>>) -> bool {
         let mut any = false;
-        while let Some((vif, f)) = self.engine.poll_redeliver(now) {
+        let mut due = Vec::new();
+        self.engine.poll_redeliver(now, &mut due);
+        for (vif, f) in due {
             assert_eq!(vif, self.p.vif);
-            let f = f.to_vec();
             self.stats.redelivered += 1;
             any |= self.enter_rx(now, f, to_sender);
         }

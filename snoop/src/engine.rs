@@ -2,11 +2,12 @@
 //! early ACKs and rewrites guest segments.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use crate::ack::{ack_len, write_ack};
 use crate::counters::{Counters, PassReason};
 use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState, KeyWords};
-use crate::hold::{Due, Hold};
+use crate::hold::Hold;
 use crate::machine::{CsumCheck, HoldRoom, RxEnv, RxOutcome, TxOutcome};
 use crate::table::FlowTable;
 use crate::wire::checksum::{update16, update32};
@@ -191,8 +192,12 @@ impl Engine {
         if f.flags.0 & BARE_SYN_MASK == TcpFlags::SYN {
             let r = if csum.ok(f) {
                 match self.find_or_insert(&FlowKey::of_network_seg(vif, f, frame), t) {
+                    // A SYN on a flow with held data: a duplicate of the first SYN or
+                    // one the guest's live connection ignores (a request socket
+                    // answers with its SYN-ACK): the held bytes still need delivering,
+                    // so the flow stays as it is.
+                    Some(i) if self.table.get(i).holding() => PassReason::Handshake,
                     Some(i) => {
-                        self.drop_held(i);
                         self.table
                             .get_mut(i)
                             .start_passive(f, t, &mut self.counters);
@@ -228,6 +233,11 @@ impl Engine {
                 .hold
                 .covers(&flow.key, f.seq, f.seq.wrapping_add(f.payload_len()))
         {
+            // Held bytes coming back (a redelivery, or the sender retransmitting them):
+            // nothing new but the timestamp, which the guest's TCP learns from too.
+            if flow.has(fl::TS_OK) && csum.ok(f) {
+                flow.learn_timestamps(f);
+            }
             self.counters.rx_pass.bump(PassReason::Redelivery);
             return None;
         }
@@ -359,7 +369,7 @@ impl Engine {
             flow.goto(FlowState::Active, &mut self.counters);
         }
         let before = flow.state();
-        let (out, remove) = flow.on_guest(f, &mut self.counters);
+        let (out, remove) = flow.on_guest(f, self.hold.enabled(), &mut self.counters);
         if flow.holding() {
             let key = flow.key;
             if f.flags.has(TcpFlags::SYN) || f.opts.sack_blocks > 0 {
@@ -466,36 +476,44 @@ impl Engine {
         n
     }
 
-    /// Handshake hold: a held frame due for redelivery at `now_ns` (the guest has
-    /// not acknowledged it in time, or showed it lacks it), as `(vif, frame)`.
-    /// Deliver it to that vif's guest like a frame from the network, whole or cut
-    /// into segments (the engine recognises held bytes when `on_delivered_to_guest*`
-    /// or `on_not_delivered` sees them again); it stays held until the guest
-    /// acknowledges it, and comes back later if it gets lost. Call until `None` whenever [`Engine::hold_next_due`] has
-    /// passed (or simply on every turn of the data path's loop).
-    pub fn poll_redeliver(&mut self, now_ns: u64) -> Option<(VifId, &[u8])> {
-        loop {
-            match self.hold.take_due(now_ns) {
-                Due::None => return None,
-                Due::Expired(key) => {
-                    self.counters.hold_expired += 1;
-                    if self.hold.count_of(&key) == 0 {
-                        // The guest never took the frame in ~100 s: its connection
-                        // cannot exist any more. Forget the flow.
-                        if let Some(i) = self.table.find(&key) {
-                            let st = self.table.get(i).state();
-                            self.table.remove(i);
-                            self.counters.count_transition(st, None);
-                        }
-                    }
-                }
-                Due::Frame(i) => {
-                    self.counters.redelivered += 1;
-                    let (vif, data) = self.hold.frame(i);
-                    return Some((vif, data));
-                }
+    /// Handshake hold: appends to `out` every held frame due for redelivery at
+    /// `now_ns` (the guest has not acknowledged it in time, or showed it lacks it), as
+    /// `(vif, frame)`, and returns how many. Deliver each to that vif's guest like a
+    /// frame from the network, whole or cut into segments (the engine recognises held
+    /// bytes when `on_delivered_to_guest*` or `on_not_delivered` sees them again); it
+    /// stays held until the guest acknowledges it, and comes back later if it gets
+    /// lost. A redelivered frame carries the newest timestamp the sender has shown
+    /// (TSval rewritten, checksum updated), so that the guest's PAWS check, which may
+    /// have seen newer timestamps since, accepts it. Call it on every turn of the data
+    /// path's loop (cheap when nothing is due) or whenever [`Engine::hold_next_due`]
+    /// has passed. A flow whose oldest held frame went unacknowledged through every
+    /// try (about 205 s) is given up and removed (`Counters::hold_expired`).
+    pub fn poll_redeliver(&mut self, now_ns: u64, out: &mut Vec<(VifId, Vec<u8>)>) -> usize {
+        let mut due = Vec::new();
+        let mut expired = Vec::new();
+        self.hold.take_due(now_ns, &mut due, &mut expired);
+        for key in expired {
+            self.counters.hold_expired += 1;
+            // The guest never took these bytes: its connection cannot be alive with
+            // them. Forget the flow.
+            if let Some(i) = self.table.find(&key) {
+                let st = self.table.get(i).state();
+                self.table.remove(i);
+                self.counters.count_transition(st, None);
             }
         }
+        let n = due.len();
+        for (key, mut frame) in due {
+            if let Some(i) = self.table.find(&key) {
+                let fl = self.table.get(i);
+                if fl.has(fl::TS_OK) {
+                    refresh_tsval(&mut frame, fl.ts_max);
+                }
+            }
+            self.counters.redelivered += 1;
+            out.push((key.vif, frame));
+        }
+        n
     }
 
     /// When the next held frame is due for redelivery (`None`: nothing held).
@@ -627,4 +645,31 @@ fn rewrite(frame: &mut [u8], f: &Seg, ack: u32, window: u16, csum: TxChecksum) {
         let c = update16(update32(t.checksum(), old_ack, ack), old_win, window);
         t.set_checksum(c);
     }
+}
+
+/// Raises the TSval of a held frame to `tsval` (if older), updating the TCP checksum
+/// incrementally (RFC 1624). A frame without a timestamps option is left alone.
+fn refresh_tsval(frame: &mut [u8], tsval: u32) {
+    let Ok(t) = crate::wire::parse_tcp_frame(frame) else {
+        return;
+    };
+    let (Some(off), Some((old, _))) = (t.opts.ts_offset, t.opts.timestamps) else {
+        return;
+    };
+    if !crate::seq::lt(old, tsval) {
+        return;
+    }
+    let l4 = t.l4_off;
+    let at = l4 + off as usize;
+    let Some(field) = frame.get_mut(at..at + 4) else {
+        return;
+    };
+    field.copy_from_slice(&tsval.to_be_bytes());
+    let Some(seg) = frame.get_mut(l4..) else {
+        return;
+    };
+    let Ok(mut h) = TcpHeader::new_checked(seg) else {
+        return;
+    };
+    h.set_checksum(update32(h.checksum(), old, tsval));
 }

@@ -14,7 +14,7 @@ use crate::VifId;
 /// guest port). "Remote" is the peer on the network (the data sender), i.e. the
 /// source of frames toward the guest. IPv4 addresses are stored as `::ffff:a.b.c.d`
 /// (IPv6 frames carrying such addresses are not for vSnoop, so there is no clash).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct FlowKey {
     /// The guest interface.
     pub vif: VifId,
@@ -267,8 +267,12 @@ pub(crate) mod fl {
     pub const SACK_OK: u8 = 0x02;
     /// Per-flow switch.
     pub const ENABLED: u8 = 0x04;
-    /// The first SYN carried a window-scale option.
+    /// Before ESTABLISHING: the first SYN carried a window-scale option.
     pub const SYN_WS: u8 = 0x08;
+    /// From ESTABLISHING on (the same bit, free once the window scale is settled):
+    /// the sender opened the connection, so the guest is a listener whose request
+    /// socket may answer a segment with a pure ACK before its socket exists.
+    pub const PASSIVE: u8 = 0x08;
     /// The guest sent a FIN.
     pub const GUEST_FIN: u8 = 0x10;
     /// The sender sent an RST at exactly the next expected sequence number, which

@@ -8,25 +8,32 @@
 //! (redelivery) until the guest's own ACK covers it: the hold is the "queue
 //! guaranteed to deliver them" of the early-ACK rule. Redelivery starts
 //! `retry_ns` after a frame was held, at once when the guest shows it lacks the data
-//! (a SYN-ACK retransmission, or SACK blocks), and backs off exponentially; a frame
-//! still unacknowledged after [`MAX_TRIES`] redeliveries (about 100 s at the default
-//! 200 ms, longer than Linux keeps a pending connection) is dropped and counted.
+//! (a SYN-ACK retransmission, or SACK blocks), and backs off exponentially; a flow
+//! whose oldest frame is still unacknowledged one wait after its [`MAX_TRIES`]th
+//! redelivery (about 205 s at the default 200 ms: tries at 0.2, 0.6, 1.4 ... 102 s)
+//! is given up whole.
 //!
-//! Bounded by a byte budget (`Config::hold_bytes`); a segment that does not fit is
-//! simply not early-acked. Each held frame is one allocation, made on the handshake
-//! path only.
+//! Per flow the held frames are contiguous in sequence space and in order (the
+//! engine holds only the in-order segment at its `rcv_nxt`), so "is this segment
+//! held?" and "release up to here" look at the ends of one flow's queue. Bounded by
+//! a byte budget (`Config::hold_bytes`) that counts each frame's bytes plus
+//! [`ENTRY_OVERHEAD`] of bookkeeping; a segment that does not fit is simply not
+//! early-acked. Each held frame is one allocation, made on the handshake path only.
 
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use crate::flow::FlowKey;
 use crate::seq;
-use crate::VifId;
 
-/// Redeliveries of one frame before it is given up.
+/// Redeliveries of one frame before its flow is given up.
 pub const MAX_TRIES: u8 = 9;
 
+/// Budget bytes charged per held frame besides its own bytes (queue entry,
+/// allocation header): tiny segments cannot hold more memory than the budget says.
+pub const ENTRY_OVERHEAD: usize = 64;
+
 struct Held {
-    key: FlowKey,
     /// Sequence numbers of the frame's payload.
     seq: u32,
     end: u32,
@@ -35,30 +42,28 @@ struct Held {
     data: Vec<u8>,
 }
 
-/// What `Hold::take_due` found.
-pub(crate) enum Due {
-    /// The frame at this index is due (rescheduled already): see `Hold::frame`.
-    Frame(usize),
-    /// A frame of this flow was past its last try: dropped.
-    Expired(FlowKey),
-    /// Nothing due.
-    None,
+impl Held {
+    fn cost(&self) -> usize {
+        self.data.len() + ENTRY_OVERHEAD
+    }
 }
 
 pub(crate) struct Hold {
-    frames: Vec<Held>,
+    flows: BTreeMap<FlowKey, VecDeque<Held>>,
+    frames: usize,
     bytes: usize,
     budget: usize,
     retry_ns: u64,
-    /// No frame is due before this (a lower bound, exact after a `take_due` that found
-    /// nothing due): the data path polls every turn, and this keeps an idle poll O(1).
+    /// No frame is due before this (a lower bound, exact after a `take_due` pass):
+    /// the data path polls every turn, and this keeps an idle poll O(1).
     earliest: u64,
 }
 
 impl Hold {
     pub fn new(budget: usize, retry_ns: u64) -> Self {
         Hold {
-            frames: Vec::new(),
+            flows: BTreeMap::new(),
+            frames: 0,
             bytes: 0,
             budget,
             retry_ns: retry_ns.max(1),
@@ -71,148 +76,145 @@ impl Hold {
     }
 
     pub fn has_room(&self, len: usize) -> bool {
-        self.bytes + len <= self.budget
+        self.bytes + len + ENTRY_OVERHEAD <= self.budget
     }
 
     pub fn frames(&self) -> usize {
-        self.frames.len()
+        self.frames
     }
 
+    /// Budget bytes in use (frame bytes plus [`ENTRY_OVERHEAD`] each).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
-    /// Keeps a copy of `frame` (payload `[seq, end)` of flow `key`).
+    /// Keeps a copy of `frame` (payload `[seq, end)` of flow `key`, which must
+    /// continue the flow's held run).
     pub fn push(&mut self, key: &FlowKey, seq: u32, end: u32, frame: &[u8], now_ns: u64) {
-        self.bytes += frame.len();
         let due_ns = now_ns.saturating_add(self.retry_ns);
         self.earliest = self.earliest.min(due_ns);
-        self.frames.push(Held {
-            key: *key,
+        let h = Held {
             seq,
             end,
             due_ns,
             tries: 0,
             data: frame.to_vec(),
-        });
+        };
+        self.bytes += h.cost();
+        self.frames += 1;
+        self.flows.entry(*key).or_default().push_back(h);
     }
 
     /// Drops the frames of `key` whose payload ends at or below `upto` (the guest
     /// acknowledged them). Returns (frames released, frames of `key` left).
     pub fn release(&mut self, key: &FlowKey, upto: u32) -> (usize, usize) {
+        let Some(q) = self.flows.get_mut(key) else {
+            return (0, 0);
+        };
         let mut released = 0;
-        let mut left = 0;
-        let mut bytes = self.bytes;
-        self.frames.retain(|h| {
-            if h.key != *key {
-                return true;
-            }
-            if seq::le(h.end, upto) {
-                released += 1;
-                bytes -= h.data.len();
-                false
-            } else {
-                left += 1;
-                true
-            }
-        });
-        self.bytes = bytes;
+        while q.front().is_some_and(|h| seq::le(h.end, upto)) {
+            let h = q.pop_front().expect("front exists");
+            self.bytes -= h.cost();
+            released += 1;
+        }
+        self.frames -= released;
+        let left = q.len();
+        if left == 0 {
+            self.flows.remove(key);
+        }
         (released, left)
     }
 
     /// The guest shows it lacks data: frames of `key` never redelivered yet are due now.
     pub fn hurry(&mut self, key: &FlowKey, now_ns: u64) {
-        for h in self.frames.iter_mut().filter(|h| h.key == *key) {
-            if h.tries == 0 {
+        if let Some(q) = self.flows.get_mut(key) {
+            for h in q.iter_mut().filter(|h| h.tries == 0) {
                 h.due_ns = h.due_ns.min(now_ns);
                 self.earliest = self.earliest.min(h.due_ns);
             }
         }
     }
 
-    /// Whether payload `[seq, end)` of `key` lies within a held frame: a redelivery
-    /// coming back, whole or cut into pieces by the data path (or a retransmission of
-    /// held bytes, which carries nothing new either).
+    /// Whether payload `[seq, end)` of `key` lies within the flow's held bytes: a
+    /// redelivery coming back, whole or cut into pieces by the data path (or a
+    /// retransmission of held bytes, which carries no new data either).
     pub fn covers(&self, key: &FlowKey, seq: u32, end: u32) -> bool {
-        seq::lt(seq, end)
-            && self
-                .frames
-                .iter()
-                .any(|h| h.key == *key && seq::le(h.seq, seq) && seq::le(end, h.end))
+        let Some(q) = self.flows.get(key) else {
+            return false;
+        };
+        match (q.front(), q.back()) {
+            (Some(first), Some(last)) => {
+                seq::lt(seq, end) && seq::le(first.seq, seq) && seq::le(end, last.end)
+            }
+            _ => false,
+        }
     }
 
-    /// Drops every frame matching `pred`. Returns how many.
+    /// Drops every frame of the flows matching `pred`. Returns how many frames.
     pub fn drop_where(&mut self, mut pred: impl FnMut(&FlowKey) -> bool) -> usize {
-        let before = self.frames.len();
-        let mut bytes = self.bytes;
-        self.frames.retain(|h| {
-            if pred(&h.key) {
-                bytes -= h.data.len();
+        let (mut frames, mut bytes) = (0, 0);
+        self.flows.retain(|k, q| {
+            if pred(k) {
+                frames += q.len();
+                bytes += q.iter().map(Held::cost).sum::<usize>();
                 false
             } else {
                 true
             }
         });
-        self.bytes = bytes;
-        before - self.frames.len()
+        self.frames -= frames;
+        self.bytes -= bytes;
+        frames
     }
 
     /// When the next frame is due, if any is held (may be early: a lower bound).
     pub fn next_due(&self) -> Option<u64> {
-        if self.frames.is_empty() {
+        if self.frames == 0 {
             None
         } else {
             Some(self.earliest)
         }
     }
 
-    /// The earliest frame due at `now_ns`: rescheduled (the wait doubles with each
-    /// try), or dropped after its last try.
-    pub fn take_due(&mut self, now_ns: u64) -> Due {
+    /// Every frame due at `now_ns`, rescheduled (the wait doubles with each try),
+    /// appended to `due` as (flow, copy); a flow whose frame is past its last try is
+    /// dropped whole and appended to `expired`. One pass over the held frames, only
+    /// when something may be due.
+    pub fn take_due(
+        &mut self,
+        now_ns: u64,
+        due: &mut Vec<(FlowKey, Vec<u8>)>,
+        expired: &mut Vec<FlowKey>,
+    ) {
         if now_ns < self.earliest {
-            return Due::None;
-        }
-        let Some((i, h)) = self.frames.iter().enumerate().min_by_key(|(_, h)| h.due_ns) else {
-            self.earliest = u64::MAX;
-            return Due::None;
-        };
-        if h.due_ns > now_ns {
-            self.earliest = h.due_ns;
-            return Due::None;
-        }
-        if self.frames[i].tries >= MAX_TRIES {
-            let h = self.frames.swap_remove(i);
-            self.bytes -= h.data.len();
-            self.recompute_earliest();
-            return Due::Expired(h.key);
+            return;
         }
         let retry_ns = self.retry_ns;
-        let h = &mut self.frames[i];
-        h.tries += 1;
-        h.due_ns = now_ns.saturating_add(retry_ns.saturating_mul(1 << h.tries));
-        self.recompute_earliest();
-        Due::Frame(i)
-    }
-
-    /// Exact `earliest` (after a redelivery or expiry, which are rare).
-    fn recompute_earliest(&mut self) {
-        self.earliest = self
-            .frames
-            .iter()
-            .map(|h| h.due_ns)
-            .min()
-            .unwrap_or(u64::MAX);
-    }
-
-    /// The vif and bytes of held frame `i`.
-    pub fn frame(&self, i: usize) -> (VifId, &[u8]) {
-        let h = &self.frames[i];
-        (h.key.vif, &h.data)
+        let mut earliest = u64::MAX;
+        for (k, q) in self.flows.iter_mut() {
+            if q.iter().any(|h| h.due_ns <= now_ns && h.tries >= MAX_TRIES) {
+                expired.push(*k);
+                continue;
+            }
+            for h in q.iter_mut() {
+                if h.due_ns <= now_ns {
+                    h.tries += 1;
+                    h.due_ns = now_ns.saturating_add(retry_ns.saturating_mul(1 << h.tries));
+                    due.push((*k, h.data.clone()));
+                }
+                earliest = earliest.min(h.due_ns);
+            }
+        }
+        self.earliest = earliest;
+        for k in expired.iter() {
+            self.drop_where(|x| x == k);
+        }
     }
 
     /// Frames held for `key`.
+    #[cfg(test)]
     pub fn count_of(&self, key: &FlowKey) -> usize {
-        self.frames.iter().filter(|h| h.key == *key).count()
+        self.flows.get(key).map_or(0, |q| q.len())
     }
 }
 
@@ -224,48 +226,65 @@ mod tests {
         FlowKey::v4(1, [10, 0, 0, 1], port, [10, 0, 0, 2], 80)
     }
 
+    const O: usize = ENTRY_OVERHEAD;
+
     #[test]
     fn release_drops_acknowledged_frames_only() {
         let mut h = Hold::new(10_000, 100);
         h.push(&key(1), 100, 200, &[1; 150], 0);
         h.push(&key(1), 200, 300, &[2; 150], 0);
         h.push(&key(2), 100, 200, &[3; 150], 0);
-        assert_eq!(h.bytes(), 450);
+        assert_eq!(h.bytes(), 450 + 3 * O);
         assert_eq!(h.release(&key(1), 250), (1, 1));
-        assert_eq!(h.bytes(), 300);
+        assert_eq!(h.bytes(), 300 + 2 * O);
         assert!(h.covers(&key(1), 200, 300));
         assert!(h.covers(&key(1), 250, 260), "a piece of it");
         assert!(!h.covers(&key(1), 250, 250), "no payload");
         assert!(!h.covers(&key(1), 250, 301), "beyond it");
         assert!(!h.covers(&key(1), 100, 200), "released");
-        assert!(!h.covers(&key(2), 200, 300), "another flow's range");
+        assert!(!h.covers(&key(3), 200, 300), "another flow");
         assert_eq!(h.release(&key(1), 300), (1, 0));
         assert_eq!(h.frames(), 1);
+        assert_eq!(h.count_of(&key(1)), 0);
+    }
+
+    #[test]
+    fn ranges_wrap_around_sequence_space() {
+        let mut h = Hold::new(10_000, 100);
+        h.push(&key(1), u32::MAX - 50, 49, &[1; 100], 0);
+        h.push(&key(1), 49, 149, &[1; 100], 0);
+        assert!(h.covers(&key(1), u32::MAX - 10, 10));
+        assert!(h.covers(&key(1), 0, 149));
+        assert_eq!(h.release(&key(1), 60), (1, 1));
     }
 
     #[test]
     fn redelivery_backs_off_then_expires() {
         let mut h = Hold::new(10_000, 100);
         h.push(&key(1), 100, 200, &[7; 60], 0);
-        assert!(matches!(h.take_due(99), Due::None));
+        let (mut due, mut expired) = (Vec::new(), Vec::new());
+        h.take_due(99, &mut due, &mut expired);
+        assert!(due.is_empty());
         let mut t = 100;
         for k in 1..=MAX_TRIES {
-            match h.take_due(t) {
-                Due::Frame(i) => assert_eq!(h.frame(i), (1, &[7u8; 60][..])),
-                _ => panic!("try {k} not due at {t}"),
-            }
+            h.take_due(t, &mut due, &mut expired);
+            assert_eq!(due, [(key(1), [7u8; 60].to_vec())], "try {k} at {t}");
+            due.clear();
             let next = h.next_due().unwrap();
             assert_eq!(next, t + (100 << k));
-            assert!(matches!(h.take_due(next - 1), Due::None));
+            h.take_due(next - 1, &mut due, &mut expired);
+            assert!(due.is_empty());
             t = next;
         }
-        assert!(matches!(h.take_due(t), Due::Expired(k) if k == key(1)));
-        assert_eq!((h.frames(), h.bytes()), (0, 0));
+        h.take_due(t, &mut due, &mut expired);
+        assert!(due.is_empty());
+        assert_eq!(expired, [key(1)]);
+        assert_eq!((h.frames(), h.bytes(), h.next_due()), (0, 0, None));
     }
 
     #[test]
     fn hurry_and_drop() {
-        let mut h = Hold::new(100, 1_000);
+        let mut h = Hold::new(100 + O, 1_000);
         assert!(h.has_room(100) && !h.has_room(101));
         h.push(&key(1), 5, 10, &[1; 80], 0);
         assert!(!h.has_room(21));
@@ -275,6 +294,6 @@ mod tests {
         assert_eq!(h.next_due(), Some(3));
         assert_eq!(h.count_of(&key(1)), 1);
         assert_eq!(h.drop_where(|k| k.remote_port == 1), 1);
-        assert_eq!(h.bytes(), 0);
+        assert_eq!((h.bytes(), h.frames()), (0, 0));
     }
 }

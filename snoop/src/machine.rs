@@ -186,7 +186,7 @@ impl Flow {
             if !env.csum.ok(f) {
                 return RxOutcome::Pass(PassReason::BadChecksum);
             }
-            if !st.is_synchronized() {
+            if !st.is_synchronized() && !self.holding() {
                 return RxOutcome::Remove;
             }
             // The guest may or may not accept it (RFC 5961): go passive for good. Only
@@ -223,6 +223,7 @@ impl Flow {
                     if !(self.has(fl::SYN_WS) && f.opts.wscale.is_some()) {
                         self.set_wscale(0);
                     }
+                    self.set_flag(fl::PASSIVE, false);
                     self.goto(FlowState::Establishing, c);
                 }
                 RxOutcome::Pass(PassReason::Handshake)
@@ -260,7 +261,7 @@ impl Flow {
 
     /// TS.Recent (RFC 7323 §4.3): a segment whose left edge is at or below the last
     /// ACK sent and whose TSval is not older updates it.
-    fn learn_timestamps(&mut self, f: &Seg) {
+    pub(crate) fn learn_timestamps(&mut self, f: &Seg) {
         if let Some(v) = tsval(f) {
             if seq::le(f.seq, self.ack_point) && seq::ge(v, self.ts_recent) {
                 self.ts_recent = v;
@@ -458,8 +459,14 @@ impl Flow {
     }
 
     /// A segment from the guest. Returns what to do with it and whether the flow is
-    /// to be removed afterwards (guest RST).
-    pub(crate) fn on_guest(&mut self, f: &Seg, c: &mut Counters) -> (TxOutcome, bool) {
+    /// to be removed afterwards (guest RST). `strict`: a handshake hold is configured,
+    /// so ESTABLISHING waits for real proof of the guest's socket (see below).
+    pub(crate) fn on_guest(
+        &mut self,
+        f: &Seg,
+        strict: bool,
+        c: &mut Counters,
+    ) -> (TxOutcome, bool) {
         let Some(st) = self.state() else {
             return (TxOutcome::Forward, false);
         };
@@ -495,6 +502,7 @@ impl Flow {
                     self.ack_point = f.ack;
                     // The SYN-ACK window is never scaled (RFC 7323 §2.2).
                     self.guest_wnd = f.window >> ws;
+                    self.set_flag(fl::PASSIVE, true);
                     self.goto(FlowState::Establishing, c);
                 }
                 return (TxOutcome::Forward, fl_.has(TcpFlags::RST));
@@ -503,6 +511,21 @@ impl Flow {
             FlowState::Establishing => {
                 if !fl_.has(TcpFlags::ACK) || fl_.any(TcpFlags::SYN | TcpFlags::RST) {
                     return (TxOutcome::Forward, fl_.has(TcpFlags::RST));
+                }
+                // A listener's request socket answers an out-of-window or PAWS-failed
+                // segment with a pure ACK of the sender's ISN + 1 before any socket
+                // exists: only data, a FIN or an ACK of sender data proves one. (An
+                // active opener's third ACK proves it: its socket is established.)
+                // Waiting costs nothing with a hold (in-order data is held and
+                // early-acked meanwhile); without one, the first ACK is taken as proof
+                // as before (docs/snoop.md, Known limits).
+                let proof = !self.has(fl::PASSIVE)
+                    || !(strict || self.is_dirty())
+                    || f.payload_len() > 0
+                    || fl_.has(TcpFlags::FIN)
+                    || seq::gt(f.ack, self.guest_ack);
+                if !proof {
+                    return (TxOutcome::Forward, false);
                 }
                 // The guest's socket is established.
                 self.goto(FlowState::Active, c);

@@ -38,6 +38,10 @@ fn from_guest_at(
     (v, frame)
 }
 
+fn parse_ack_any(f: &[u8]) -> snoop::wire::TcpFrame {
+    snoop::wire::parse_tcp_frame(f).unwrap()
+}
+
 fn synack(c: &Conn) -> Vec<u8> {
     c.guest_seg_full(
         c.g_isn,
@@ -53,10 +57,8 @@ fn synack(c: &Conn) -> Vec<u8> {
 
 fn drain(e: &mut Engine, now: u64) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
-    while let Some((_, f)) = e.poll_redeliver(now) {
-        v.push(f.to_vec());
-    }
-    v
+    e.poll_redeliver(now, &mut v);
+    v.into_iter().map(|(_, f)| f).collect()
 }
 
 const P: &[u8] = &[0x5a; 100];
@@ -69,7 +71,7 @@ fn without_a_hold_handshake_data_waits_for_the_guest() {
     assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, P)).is_none());
     assert_eq!(e.counters().rx_pass.handshake, 3);
     assert_eq!(e.hold_usage(), (0, 0));
-    assert!(e.poll_redeliver(u64::MAX).is_none());
+    assert!(drain(&mut e, u64::MAX).is_empty());
 }
 
 #[test]
@@ -107,7 +109,7 @@ fn held_data_is_early_acked_and_released_by_the_guest_ack() {
         // Data after the guest's socket is proven is early-acked without a copy.
         assert!(deliver(&mut e, &c, &c.data(c.r0() + 200, 104, P)).is_some());
         assert_eq!(e.hold_usage(), (0, 0));
-        assert!(e.poll_redeliver(u64::MAX).is_none());
+        assert!(drain(&mut e, u64::MAX).is_empty());
     }
 }
 
@@ -129,15 +131,28 @@ fn a_guest_that_dropped_the_handshake_data_gets_it_again() {
     // Nothing due before the retry time.
     assert!(drain(&mut e, 1_000 + RETRY - 1).is_empty());
     // The listener's accept queue was full: it retransmits its SYN-ACK. The held
-    // frames are due at once, byte for byte, in order.
+    // frames are due at once, in order, with the newest TSval the sender showed (so
+    // that PAWS accepts them) and valid checksums.
     let (v, _) = from_guest_at(&mut e, &c, synack(&c), 5_000);
     assert_eq!(v, GuestVerdict::Forward);
-    assert_eq!(drain(&mut e, 5_000), vec![d1.clone(), d2.clone()]);
+    let again = drain(&mut e, 5_000);
+    assert_eq!(again.len(), 2);
+    for (f, orig) in again.iter().zip([&d1, &d2]) {
+        assert!(checksums_ok(f));
+        let (p, o) = (parse_ack_any(f), parse_ack_any(orig));
+        assert_eq!((p.seq, p.payload_len()), (o.seq, o.payload_len()));
+        assert_eq!(
+            p.opts.timestamps.unwrap().0,
+            103,
+            "TSval refreshed to the newest"
+        );
+    }
+    assert_eq!(again[1], d2, "already the newest: unchanged");
     assert_eq!(e.counters().redelivered, 2);
     // They come back through the data path: recognised, nothing learned or sent.
     let before = e.flow_info(&c.key()).unwrap();
-    assert!(deliver(&mut e, &c, &d1).is_none());
-    e.on_not_delivered(c.vif, &d2, 6_000);
+    assert!(deliver(&mut e, &c, &again[0]).is_none());
+    e.on_not_delivered(c.vif, &again[1], 6_000);
     assert_eq!(e.flow_info(&c.key()).unwrap(), before);
     assert_eq!(e.counters().rx_pass.redelivery, 1);
     // Still held (the guest has not acknowledged anything); next try after 2x.
@@ -260,24 +275,37 @@ fn flows_that_end_drop_their_held_frames() {
     let rst = c.guest_seg_full(c.g0(), c.r0(), RST | ACK, 0, None, false, &[], &[]);
     from_guest_at(&mut e, &c, rst, 2_000);
     assert_eq!((e.hold_usage(), e.counters().hold_dropped), ((0, 0), 1));
-    // Sender RST during the handshake.
+    // A sender RST or a new SYN while data is held does not throw the data away:
+    // the guest's connection may ignore either (an RST outside its window, a
+    // duplicate SYN answered by a request socket with its SYN-ACK).
+    for rst_seq in [c.r0() + 100, c.r0().wrapping_add(0x4000_0000)] {
+        let mut e = engine(1 << 20);
+        c.handshake_to_third_ack(&mut e);
+        assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, P)).is_some());
+        let rst = c.remote_seg_full(rst_seq, c.g0(), RST, 0, None, false, &[]);
+        assert!(deliver(&mut e, &c, &rst).is_none());
+        assert_eq!(state(&e, &c), Some(FlowState::Closing));
+        assert_eq!((e.hold_usage().0, e.counters().hold_dropped), (1, 0));
+    }
     let mut e = engine(1 << 20);
     c.handshake_to_third_ack(&mut e);
     assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, P)).is_some());
-    let rst = c.remote_seg_full(c.r0() + 100, c.g0(), RST, 0, None, false, &[]);
-    assert!(deliver(&mut e, &c, &rst).is_none());
-    assert_eq!((e.hold_usage(), e.counters().hold_dropped), ((0, 0), 1));
+    let syn = c.remote_seg_full(c.r_isn, 0, SYN, 64240, Some((100, 0)), true, &[]);
+    assert!(deliver(&mut e, &c, &syn).is_none());
+    assert_eq!(state(&e, &c), Some(FlowState::Establishing));
+    assert_eq!((e.hold_usage().0, e.counters().hold_dropped), (1, 0));
     // Vif reset.
     let mut e = engine(1 << 20);
     c.handshake_to_third_ack(&mut e);
     assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, P)).is_some());
     e.on_vif_reset(c.vif);
     assert_eq!((e.hold_usage(), e.counters().hold_dropped), ((0, 0), 1));
-    // A new SYN on the same 4-tuple.
+    // The guest opens a connection on the same 4-tuple: the old one is gone.
     let mut e = engine(1 << 20);
     c.handshake_to_third_ack(&mut e);
     assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, P)).is_some());
-    c.handshake_to_third_ack(&mut e);
+    let gsyn = c.guest_seg_full(c.g_isn, 0, SYN, 64800, Some((70, 0)), true, &[], &[]);
+    from_guest_at(&mut e, &c, gsyn, 3_000);
     assert_eq!((e.hold_usage(), e.counters().hold_dropped), ((0, 0), 1));
 }
 
@@ -288,8 +316,8 @@ fn pieces_of_held_frames_are_recognised_partial_overlaps_are_not() {
     c.handshake_to_third_ack(&mut e);
     let big = [0x5au8; 1000];
     assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, &big)).is_some());
-    // The guest's socket comes up acknowledging nothing yet: ACTIVE, frame still held.
-    from_guest_at(&mut e, &c, c.gack(c.r0(), 1000, 60), 2_000);
+    // The guest's socket comes up acknowledging part of it: ACTIVE, frame still held.
+    from_guest_at(&mut e, &c, c.gack(c.r0() + 600, 1000, 60), 2_000);
     assert_eq!(state(&e, &c), Some(FlowState::Active));
     // The data path cut the redelivery into pieces: each is recognised.
     assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, &big[..600])).is_none());
@@ -302,4 +330,103 @@ fn pieces_of_held_frames_are_recognised_partial_overlaps_are_not() {
     // A segment reaching past held bytes is old data plus more: UNEXPECTED-SEQ.
     assert!(deliver(&mut e, &c, &c.data(c.r0() + 900, 104, &[1; 300])).is_none());
     assert_eq!(state(&e, &c), Some(FlowState::UnexpectedSeq));
+}
+
+fn tsval_of(f: &[u8]) -> u32 {
+    parse_ack_any(f).opts.timestamps.unwrap().0
+}
+
+/// Linux PAWS (tcp_paws_check): dropped when TS.Recent - TSval > 1.
+fn paws_drops(ts_recent: u32, tsval: u32) -> bool {
+    (ts_recent.wrapping_sub(tsval) as i32) > 1
+}
+
+/// (Found in review.) Early ACKs for D1, D2 lost; the full listener drops the third
+/// ACK, D1 and D2, but raises its TS.Recent from the sender's retransmission of D1
+/// (TSval 300, then 700), which vSnoop sees as held bytes coming back. The child
+/// created from the second retransmission inherits TS.Recent 700: redeliveries of D2
+/// must carry a TSval PAWS accepts.
+#[test]
+fn redeliveries_carry_a_tsval_the_guest_accepts_after_sender_retransmissions() {
+    let mut e = engine(1 << 20);
+    let c = Conn::v4();
+    c.handshake_to_third_ack(&mut e);
+    assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, P)).is_some());
+    assert!(deliver(&mut e, &c, &c.data(c.r0() + 100, 103, P)).is_some());
+    assert!(deliver_at(&mut e, &c, &c.data(c.r0(), 300, P), 256, 300_000_000).is_none());
+    assert!(deliver_at(&mut e, &c, &c.data(c.r0(), 700, P), 256, 900_000_000).is_none());
+    let child_ts_recent = 700;
+    let (v, g) = from_guest_at(&mut e, &c, c.gack(c.r0() + 100, 1000, 60), 900_000_100);
+    assert_eq!(v, GuestVerdict::Forward);
+    assert_eq!(parse_ack(&g).ack, c.r0() + 200);
+    let again = drain(&mut e, u64::MAX / 4);
+    assert_eq!(again.len(), 1);
+    assert!(!paws_drops(child_ts_recent, tsval_of(&again[0])));
+    assert!(checksums_ok(&again[0]));
+    // The guest takes it: released, nothing outstanding.
+    from_guest_at(&mut e, &c, c.gack(c.r0() + 200, 1000, 61), u64::MAX / 4);
+    assert_eq!((e.hold_usage(), e.outstanding_flows()), ((0, 0), 0));
+}
+
+/// (Found in review.) A request socket answers a PAWS-failed or out-of-window
+/// segment with a bare ACK of the sender's ISN + 1: while data is held that proves
+/// nothing, so the next data is still early-acked only with a copy.
+#[test]
+fn a_request_socket_ack_does_not_prove_the_guest_socket() {
+    let mut e = engine(1 << 20);
+    let c = Conn::v4();
+    c.handshake_to_third_ack(&mut e);
+    assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, P)).is_some());
+    let req_ack = c.guest_seg_full(
+        c.g0(),
+        c.r0(),
+        ACK,
+        65160 >> 2,
+        Some((55, 300)),
+        false,
+        &[],
+        &[],
+    );
+    from_guest_at(&mut e, &c, req_ack, 2_000);
+    assert_eq!(state(&e, &c), Some(FlowState::Establishing));
+    assert!(deliver(&mut e, &c, &c.data(c.r0() + 100, 103, P)).is_some());
+    assert_eq!(e.hold_usage().0, 2, "the next data is held too");
+    // The guest's data (a banner) or an ACK of data proves it.
+    from_guest_at(&mut e, &c, c.gack(c.r0() + 100, 1000, 61), 3_000);
+    assert_eq!(state(&e, &c), Some(FlowState::Active));
+}
+
+/// (Found in review.) Thousands of tiny held segments: each lookup looks at the
+/// ends of one flow's queue, a redelivery round is one pass, and the budget counts
+/// the bookkeeping too (so tiny segments cannot hold more memory than the budget).
+#[test]
+fn many_tiny_held_segments_stay_cheap_and_bounded() {
+    let mut e = Engine::new(Config {
+        max_flows: 64,
+        hold_bytes: 1 << 20,
+        hold_retry_ns: RETRY,
+        ..Config::default()
+    });
+    let mut c = Conn::v4();
+    c.ws_guest = Some(14);
+    c.handshake_to_third_ack(&mut e);
+    let mut held = 0u32;
+    for i in 0..20_000u32 {
+        if deliver_at(&mut e, &c, &c.data(c.r0() + i, 102, &[1]), 256, 1_000).is_none() {
+            break;
+        }
+        held += 1;
+    }
+    let (frames, bytes) = e.hold_usage();
+    assert_eq!(frames as u32, held);
+    assert!(bytes <= 1 << 20, "within the budget, bookkeeping included");
+    assert!(
+        held < 10_000,
+        "tiny frames are charged their bookkeeping: {held}"
+    );
+    assert_eq!(e.counters().rx_pass.hold_full, 1);
+    assert_eq!(drain(&mut e, 1_000 + RETRY).len() as u32, held);
+    // A covered segment is recognised from the queue's ends.
+    assert!(deliver_at(&mut e, &c, &c.data(c.r0() + 5, 102, &[1]), 256, 2_000).is_none());
+    assert_eq!(e.counters().rx_pass.redelivery, 1);
 }

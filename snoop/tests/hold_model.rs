@@ -290,11 +290,9 @@ impl World {
     fn tick(&mut self, dt: u64, lose: bool) {
         self.now += dt;
         let mut due = Vec::new();
-        while let Some((vif, f)) = self.e.poll_redeliver(self.now) {
+        self.e.poll_redeliver(self.now, &mut due);
+        for (vif, f) in due {
             assert_eq!(vif, self.c.vif);
-            due.push(f.to_vec());
-        }
-        for f in due {
             let p = snoop::wire::parse_tcp_frame(&f).unwrap();
             let (seq, end) = (p.seq, p.seq.wrapping_add(p.payload_len()));
             if lose {
