@@ -272,7 +272,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         let expired = engine.counters().hold_expired;
         if expired != hold_expired_seen {
             log::warn!(
-                "snoop: {} held frames given up (a guest never accepted its connection); {expired} in total",
+                "snoop: handshake hold: gave up the held data of {} flows (a guest never accepted the connection in ~205 s); {expired} in total",
                 expired - hold_expired_seen
             );
             hold_expired_seen = expired;

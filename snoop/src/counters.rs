@@ -179,8 +179,8 @@ pub struct Counters {
     pub hold_released: u64,
     /// Held frames handed to the data path for redelivery.
     pub redelivered: u64,
-    /// Held frames given up after their last redelivery (the guest never took
-    /// them; their flow is removed).
+    /// Flows whose held frames were given up after the last redelivery (the guest
+    /// never took its first held bytes; the flow is removed).
     pub hold_expired: u64,
     /// Held frames dropped because their flow ended (RST, new SYN, vif reset).
     pub hold_dropped: u64,
