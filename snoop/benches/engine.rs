@@ -104,7 +104,10 @@ fn setup(n: usize) -> (Engine, Vec<Flow>) {
         g.wscale = Some(WS);
         g.timestamps = Some((1, 1));
         e.on_from_guest(1, &mut write(&g), 0);
-        let mut g = spec(false, raddr, rport, &[]);
+        // The guest's first segment after the handshake carries a byte (a banner):
+        // with a hold configured, that (not a bare ACK, which a request socket also
+        // sends) proves its socket.
+        let mut g = spec(false, raddr, rport, b"x");
         g.seq = 8;
         g.ack = isn.wrapping_add(1);
         g.window = 65535;
