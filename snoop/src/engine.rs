@@ -195,9 +195,15 @@ impl Engine {
                     // A SYN on a flow with held data: a duplicate of the first SYN or
                     // one the guest's live connection ignores (a request socket
                     // answers with its SYN-ACK): the held bytes still need delivering,
-                    // so the flow stays as it is.
-                    Some(i) if self.table.get(i).holding() => PassReason::Handshake,
+                    // so the flow stays as it is, unless the sender reset it (an RST
+                    // at rcv_nxt): then this is a new connection on the same 4-tuple.
+                    Some(i)
+                        if self.table.get(i).holding() && !self.table.get(i).has(fl::RST_SEEN) =>
+                    {
+                        PassReason::Handshake
+                    }
                     Some(i) => {
+                        self.drop_held(i);
                         self.table
                             .get_mut(i)
                             .start_passive(f, t, &mut self.counters);
@@ -285,7 +291,7 @@ impl Engine {
             RxOutcome::Remove => {
                 if flow.holding() {
                     let key = flow.key;
-                    self.counters.hold_dropped += self.hold.drop_where(|k| *k == key) as u64;
+                    self.counters.hold_dropped += self.hold.drop_key(&key) as u64;
                 }
                 self.table.remove(i);
                 self.counters.removed_rst += 1;
@@ -403,7 +409,7 @@ impl Engine {
         if remove {
             if flow.holding() {
                 let key = flow.key;
-                self.counters.hold_dropped += self.hold.drop_where(|k| *k == key) as u64;
+                self.counters.hold_dropped += self.hold.drop_key(&key) as u64;
             }
             self.table.remove(i);
             self.counters.removed_rst += 1;
@@ -465,7 +471,7 @@ impl Engine {
             if (all || f.idle_epochs(now) == 3) && evictable(f) {
                 counters.count_transition(f.state(), None);
                 if f.holding() {
-                    counters.hold_dropped += hold.drop_where(|k| *k == f.key) as u64;
+                    counters.hold_dropped += hold.drop_key(&f.key) as u64;
                 }
                 true
             } else {
@@ -532,7 +538,7 @@ impl Engine {
         if f.holding() {
             f.set_holding(false);
             let key = f.key;
-            self.counters.hold_dropped += self.hold.drop_where(|k| *k == key) as u64;
+            self.counters.hold_dropped += self.hold.drop_key(&key) as u64;
         }
     }
 
@@ -599,7 +605,7 @@ impl Engine {
         let st = victim.state();
         if victim.holding() {
             let key = victim.key;
-            self.counters.hold_dropped += self.hold.drop_where(|k| *k == key) as u64;
+            self.counters.hold_dropped += self.hold.drop_key(&key) as u64;
         }
         self.table.remove(v);
         self.counters.evicted_full += 1;
@@ -671,5 +677,13 @@ fn refresh_tsval(frame: &mut [u8], tsval: u32) {
     let Ok(mut h) = TcpHeader::new_checked(seg) else {
         return;
     };
-    h.set_checksum(update32(h.checksum(), old, tsval));
+    // RFC 1624 on 16-bit words: a field at an odd offset of the TCP header (options
+    // need no alignment) straddles words; rotating both values by a byte lines them up
+    // with the words they touch (the one's-complement sum is byte-order symmetric).
+    let (o, n) = if off % 2 == 1 {
+        (old.rotate_left(8), tsval.rotate_left(8))
+    } else {
+        (old, tsval)
+    };
+    h.set_checksum(update32(h.checksum(), o, n));
 }

@@ -121,6 +121,10 @@ impl Hold {
         let left = q.len();
         if left == 0 {
             self.flows.remove(key);
+        } else if left * 4 < q.capacity() {
+            // A queue that held many frames gives its memory back as they go (the
+            // budget charges frames, not capacity).
+            q.shrink_to(left * 2);
         }
         (released, left)
     }
@@ -150,7 +154,18 @@ impl Hold {
         }
     }
 
-    /// Drops every frame of the flows matching `pred`. Returns how many frames.
+    /// Drops every frame of flow `key`. Returns how many.
+    pub fn drop_key(&mut self, key: &FlowKey) -> usize {
+        let Some(q) = self.flows.remove(key) else {
+            return 0;
+        };
+        self.frames -= q.len();
+        self.bytes -= q.iter().map(Held::cost).sum::<usize>();
+        q.len()
+    }
+
+    /// Drops every frame of the flows matching `pred` (one pass over the holding
+    /// flows). Returns how many frames.
     pub fn drop_where(&mut self, mut pred: impl FnMut(&FlowKey) -> bool) -> usize {
         let (mut frames, mut bytes) = (0, 0);
         self.flows.retain(|k, q| {
@@ -207,7 +222,7 @@ impl Hold {
         }
         self.earliest = earliest;
         for k in expired.iter() {
-            self.drop_where(|x| x == k);
+            self.drop_key(k);
         }
     }
 

@@ -546,6 +546,11 @@ impl Flow {
             }
             _ => {}
         }
+        if fl_.has(TcpFlags::SYN) {
+            // A SYN-ACK retransmission (or a new handshake vSnoop did not restart
+            // for): the guest's to send as it is, never rewritten or suppressed.
+            return (TxOutcome::Forward, fl_.has(TcpFlags::RST));
+        }
         if fl_.has(TcpFlags::FIN) {
             self.set_flag(fl::GUEST_FIN, true);
         }

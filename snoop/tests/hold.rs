@@ -1,10 +1,11 @@
-//! The handshake hold (docs/snoop.md, rule R6): data that reaches the guest before
+//! The handshake hold (docs/snoop.md, rule R11): data that reaches the guest before
 //! its socket is proven to exist is early-acked only with a copy held for
 //! redelivery, and the copy stays until the guest acknowledges the data itself.
 
 mod common;
 
 use common::*;
+use snoop::wire::{parse_tcp_frame, TcpHeader};
 use snoop::{Config, Engine, FlowState, GuestVerdict, ACK_FRAME_MAX, HOLD_MAX_TRIES};
 
 const RETRY: u64 = 200_000_000;
@@ -429,4 +430,94 @@ fn many_tiny_held_segments_stay_cheap_and_bounded() {
     // A covered segment is recognised from the queue's ends.
     assert!(deliver_at(&mut e, &c, &c.data(c.r0() + 5, 102, &[1]), 256, 2_000).is_none());
     assert_eq!(e.counters().rx_pass.redelivery, 1);
+}
+
+// Found in a second review.
+
+/// Rewrites the options NOP NOP TS into NOP TS NOP (TSval at an odd offset, legal:
+/// TCP options need no alignment) and recomputes the TCP checksum.
+fn odd_ts_layout(mut f: Vec<u8>) -> Vec<u8> {
+    let t = parse_tcp_frame(&f).unwrap();
+    let o = t.l4_off + 20;
+    assert_eq!(&f[o..o + 4], &[1, 1, 8, 10]);
+    let ts: Vec<u8> = f[o + 2..o + 12].to_vec();
+    f[o] = 1;
+    f[o + 1..o + 11].copy_from_slice(&ts);
+    f[o + 11] = 1;
+    let l4 = t.l4_off;
+    f[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
+    let c = t.pseudo_sum().add_bytes(&f[l4..l4 + t.l4_len]).checksum();
+    TcpHeader::new_checked(&mut f[l4..])
+        .unwrap()
+        .set_checksum(c);
+    let p = parse_tcp_frame(&f).unwrap();
+    assert!(p.checksums_ok(&f));
+    assert_eq!(p.opts.ts_offset, Some(23));
+    f
+}
+
+/// refresh_tsval's RFC 1624 update assumes the 32-bit TSval sits on a 16-bit
+/// boundary of the TCP header; with the option at an odd offset the redelivered
+/// frame's checksum is wrong and the guest drops every redelivery.
+#[test]
+fn refreshed_tsval_at_an_odd_offset_keeps_a_valid_checksum() {
+    for c in [Conn::v4(), Conn::v6()] {
+        let mut e = engine(1 << 20);
+        c.handshake_to_third_ack(&mut e);
+        let d1 = odd_ts_layout(c.data(c.r0(), 102, P));
+        assert!(deliver(&mut e, &c, &d1).is_some(), "held");
+        assert!(deliver(&mut e, &c, &c.data(c.r0() + 100, 103, P)).is_some());
+        let again = drain(&mut e, 1_000 + RETRY);
+        assert_eq!(again.len(), 2);
+        let p = parse_tcp_frame(&again[0]).unwrap();
+        assert_eq!(p.opts.timestamps.unwrap().0, 103, "TSval refreshed");
+        assert!(
+            p.checksums_ok(&again[0]),
+            "redelivery checksum ({:?})",
+            c.ip
+        );
+    }
+}
+
+/// The sender resets a connection whose data is held (an RST at rcv_nxt resets the
+/// guest's connection) and opens a new one on the same 4-tuple: the new SYN is
+/// ignored because the flow is still holding, and the guest's SYN-ACK of the new
+/// connection goes through the synchronized path of the old flow and gets its ACK
+/// rewritten to the old ACK point: the new handshake breaks until the hold expires.
+#[test]
+fn a_new_connection_after_an_rst_is_not_broken_by_the_old_hold() {
+    let mut e = engine(1 << 20);
+    let c = Conn::v4();
+    c.handshake_to_third_ack(&mut e);
+    assert!(deliver(&mut e, &c, &c.data(c.r0(), 102, P)).is_some());
+    let rst = c.remote_seg_full(c.r0() + 100, c.g0(), RST, 0, None, false, &[]);
+    assert!(deliver(&mut e, &c, &rst).is_none());
+    assert_eq!(state(&e, &c), Some(FlowState::Closing));
+    // New connection, same 4-tuple, new ISN (below the old ACK point).
+    let isn2 = 500u32;
+    let syn = c.remote_seg_full(isn2, 0, SYN, 64240, Some((200, 0)), true, &[]);
+    assert!(deliver(&mut e, &c, &syn).is_none());
+    let gisn2 = 9000u32;
+    let mut sa = c.guest_seg_full(
+        gisn2,
+        isn2 + 1,
+        SYN | ACK,
+        65160,
+        Some((80, 200)),
+        true,
+        &[],
+        &[],
+    );
+    let v = e.on_from_guest(c.vif, &mut sa, 2_000);
+    assert_eq!(v, GuestVerdict::Forward);
+    assert_eq!(
+        parse_tcp_frame(&sa).unwrap().ack,
+        isn2 + 1,
+        "the guest's SYN-ACK must reach the sender unmodified"
+    );
+    assert_eq!(
+        state(&e, &c),
+        Some(FlowState::Establishing),
+        "new flow tracked"
+    );
 }
