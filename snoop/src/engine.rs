@@ -289,10 +289,7 @@ impl Engine {
                 None
             }
             RxOutcome::Remove => {
-                if flow.holding() {
-                    let key = flow.key;
-                    self.counters.hold_dropped += self.hold.drop_key(&key) as u64;
-                }
+                self.drop_held(i);
                 self.table.remove(i);
                 self.counters.removed_rst += 1;
                 self.counters.count_transition(before, None);
@@ -407,10 +404,7 @@ impl Engine {
             }
         };
         if remove {
-            if flow.holding() {
-                let key = flow.key;
-                self.counters.hold_dropped += self.hold.drop_key(&key) as u64;
-            }
+            self.drop_held(i);
             self.table.remove(i);
             self.counters.removed_rst += 1;
             self.counters.count_transition(before, None);
@@ -601,12 +595,8 @@ impl Engine {
             return Some(i);
         }
         let v = self.table.pick_victim(t, evict_rank)?;
-        let victim = self.table.get(v);
-        let st = victim.state();
-        if victim.holding() {
-            let key = victim.key;
-            self.counters.hold_dropped += self.hold.drop_key(&key) as u64;
-        }
+        let st = self.table.get(v).state();
+        self.drop_held(v);
         self.table.remove(v);
         self.counters.evicted_full += 1;
         self.counters.count_transition(st, None);

@@ -371,6 +371,13 @@ impl Flow {
         if !env.ack_room {
             return RxOutcome::Pass(PassReason::AckBufferTooSmall);
         }
+        self.early_ack(end, false)
+    }
+
+    /// The early ACK up to `end` (raises `ack_point`; `hold`: the frame goes into the
+    /// handshake hold).
+    #[inline(always)]
+    fn early_ack(&mut self, end: u32, hold: bool) -> RxOutcome {
         let prev_ack_point = self.ack_point;
         let newly = end.wrapping_sub(self.ack_point);
         let window = window_field(self.guest_right(), end, self.wscale());
@@ -380,17 +387,16 @@ impl Flow {
         } else {
             None
         };
-        let fields = AckFields {
-            seq: self.guest_snd_nxt,
-            ack: end,
-            window,
-            timestamps,
-        };
         RxOutcome::Ack {
-            fields,
+            fields: AckFields {
+                seq: self.guest_snd_nxt,
+                ack: end,
+                window,
+                timestamps,
+            },
             newly,
             prev_ack_point,
-            hold: false,
+            hold,
         }
     }
 
@@ -436,26 +442,7 @@ impl Flow {
         let end = f.seq.wrapping_add(len);
         self.learn_timestamps(f);
         self.rcv_nxt = end;
-        let prev_ack_point = self.ack_point;
-        let newly = end.wrapping_sub(self.ack_point);
-        let window = window_field(self.guest_right(), end, self.wscale());
-        self.ack_point = end;
-        let timestamps = if ts_ok {
-            Some((self.guest_tsval, self.ts_recent))
-        } else {
-            None
-        };
-        RxOutcome::Ack {
-            fields: AckFields {
-                seq: self.guest_snd_nxt,
-                ack: end,
-                window,
-                timestamps,
-            },
-            newly,
-            prev_ack_point,
-            hold: true,
-        }
+        self.early_ack(end, true)
     }
 
     /// A segment from the guest. Returns what to do with it and whether the flow is

@@ -50,13 +50,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-fn le(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) <= 0
-}
-
 struct World {
     c: Conn,
     e: Engine,

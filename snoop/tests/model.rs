@@ -147,14 +147,6 @@ fn setup() -> impl Strategy<Value = Setup> {
         )
 }
 
-/// Sequence-space helpers relative to a base.
-fn lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-fn le(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) <= 0
-}
-
 struct World {
     c: Conn,
     e: Engine,

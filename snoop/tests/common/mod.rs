@@ -262,3 +262,13 @@ pub fn checksums_ok(buf: &[u8]) -> bool {
         .map(|f| f.checksums_ok(buf))
         .unwrap_or(false)
 }
+
+/// Sequence-space order (RFC 9293 modular comparison): `a` before `b`.
+pub fn lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// `a` before or equal to `b` in sequence space.
+pub fn le(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) <= 0
+}
