@@ -35,6 +35,8 @@ pub struct ServeConfig {
     pub max_flows: usize,
     /// Handshake hold budget in bytes (0 = off).
     pub hold_bytes: usize,
+    /// Deferred early ACKs: how long an early ACK waits for the guest's own (0 = off).
+    pub ack_defer_ns: u64,
     pub nic: NicMode,
 }
 
@@ -44,6 +46,7 @@ impl ServeConfig {
             snoop: true,
             max_flows: 4096,
             hold_bytes: 1 << 20,
+            ack_defer_ns: 50_000,
             nic: NicMode::from_cmdline(cmdline),
         };
         for w in cmdline.split_whitespace() {
@@ -55,6 +58,10 @@ impl ServeConfig {
                 // KiB; 0 turns the handshake hold off.
                 let kib: usize = v.parse().unwrap_or(c.hold_bytes >> 10);
                 c.hold_bytes = kib.min(64 << 10) << 10;
+            } else if let Some(v) = w.strip_prefix("vsnoop.ack-defer=") {
+                // Microseconds, at most 10 ms; 0 sends early ACKs at once.
+                let us: u64 = v.parse().unwrap_or(c.ack_defer_ns / 1000);
+                c.ack_defer_ns = us.min(10_000) * 1000;
             }
         }
         c
@@ -94,6 +101,9 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         // Merged GSO packets are held too: a redelivery is cut back into MTU-sized
         // segments below (netback may merge them again for the guest).
         hold_bytes: cfg.hold_bytes,
+        // R12: a running guest's own ACK goes to the sender; vSnoop acknowledges
+        // for a guest that does not answer within this.
+        ack_defer_ns: cfg.ack_defer_ns,
         ..Default::default()
     });
     let _ = xs::with(|x| x.write(Tx::NONE, "control/feature-poweroff", b"1"));
@@ -112,10 +122,11 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         nb.add_uplink(UPLINK_PORT);
     }
     log::info!(
-        "serving: netback up, vSnoop {} ({} flows max, handshake hold {} KiB)",
+        "serving: netback up, vSnoop {} ({} flows max, handshake hold {} KiB, early ACKs deferred {} us)",
         if cfg.snoop { "on" } else { "off" },
         cfg.max_flows,
-        cfg.hold_bytes >> 10
+        cfg.hold_bytes >> 10,
+        cfg.ack_defer_ns / 1000
     );
 
     let mut out = PollOutput::default();
@@ -144,7 +155,10 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
             }
         }
         let mut sleep_ns = TICK_NS;
-        if let Some(due) = engine.hold_next_due() {
+        for due in [engine.hold_next_due(), engine.ack_next_due()]
+            .into_iter()
+            .flatten()
+        {
             sleep_ns = sleep_ns.min(due.saturating_sub(time::now_ns()).max(1));
         }
         let mut nic_pending = false;
@@ -315,6 +329,18 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                     engine.on_not_delivered(vif, &frame.data, now)
                 }
             }
+        }
+        // Deferred early ACKs whose guest did not answer in time (R12).
+        while let Some((vif, n)) = engine.poll_deferred_ack(now, &mut ack) {
+            acks_out.push(
+                &ack[..n],
+                Frame {
+                    src: PortId::Vif(vif),
+                    data: ack[..n].to_vec(),
+                    csum_ok: true,
+                },
+            );
+            acks += 1;
         }
         // Only the newest early ACK per flow of this batch goes out (ACKs are cumulative).
         for f in acks_out.drain() {

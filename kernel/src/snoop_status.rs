@@ -6,7 +6,10 @@
 //!   so tearing a ring down (suspend, live migration, detach, restarting vsnoop) loses
 //!   nothing vSnoop acknowledged; `0` otherwise;
 //! - `data/vsnoop/hold-frames`: frames in the handshake hold now; `held-frames`,
-//!   `redelivered`, `hold-expired`: totals since boot (docs/snoop.md, R11).
+//!   `redelivered`, `hold-expired`: totals since boot (docs/snoop.md, R11);
+//! - `data/vsnoop/acks-deferred`, `deferred-by-guest`, `deferred-sent`: deferred early
+//!   ACKs queued, carried by the guest's own segment in time (vSnoop stepped aside),
+//!   and sent by vSnoop when due; totals since boot (docs/snoop.md, R12).
 //!
 //! Written when a value changes: checked every `FAST_NS` while vSnoop is off (the admin
 //! is waiting), every `SLOW_NS` while it is on, and at once when the switch moves.
@@ -29,8 +32,8 @@ const FAST_NS: u64 = 100_000_000;
 pub struct SnoopStatus {
     outstanding: Option<usize>,
     quiesced: Option<bool>,
-    /// hold-frames, held-frames, redelivered, hold-expired as last written.
-    hold: [Option<u64>; 4],
+    /// The counters under `KEYS`, as last written.
+    totals: [Option<u64>; 7],
     next_ns: u64,
     warned: bool,
 }
@@ -68,16 +71,27 @@ impl SnoopStatus {
             self.quiesced = Some(quiesced);
         }
         let c = engine.counters();
-        let hold = [
+        let totals = [
             engine.hold_usage().0 as u64,
             c.held_frames,
             c.redelivered,
             c.hold_expired,
+            c.acks_deferred,
+            c.deferred_by_guest,
+            c.deferred_sent,
         ];
-        const HOLD_KEYS: [&str; 4] = ["hold-frames", "held-frames", "redelivered", "hold-expired"];
-        for (i, v) in hold.into_iter().enumerate() {
-            if self.hold[i] != Some(v) && self.write(HOLD_KEYS[i], &format!("{v}")) {
-                self.hold[i] = Some(v);
+        const KEYS: [&str; 7] = [
+            "hold-frames",
+            "held-frames",
+            "redelivered",
+            "hold-expired",
+            "acks-deferred",
+            "deferred-by-guest",
+            "deferred-sent",
+        ];
+        for (i, v) in totals.into_iter().enumerate() {
+            if self.totals[i] != Some(v) && self.write(KEYS[i], &format!("{v}")) {
+                self.totals[i] = Some(v);
             }
         }
     }

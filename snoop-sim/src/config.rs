@@ -62,6 +62,8 @@ impl SimConfig {
             engine: snoop::Config {
                 // The handshake hold (docs/snoop.md): the kernel's default budget.
                 hold_bytes: 1 << 20,
+                // Deferred early ACKs (docs/snoop.md, R12): the kernel's default delay.
+                ack_defer_ns: 50 * US,
                 ..snoop::Config::default()
             },
             ipv6: false,

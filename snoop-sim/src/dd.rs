@@ -97,6 +97,17 @@ impl DriverDomain {
         self.enter_rx(now, frame, to_sender)
     }
 
+    /// Deferred early ACKs that are due go to the sender (`Config::ack_defer_ns`).
+    pub fn send_deferred_acks(&mut self, now: Nanos, to_sender: &mut Vec<Vec<u8>>) {
+        while let Some((vif, n)) = self.engine.poll_deferred_ack(now, &mut self.ack_buf) {
+            assert_eq!(vif, self.p.vif);
+            let ack = self.ack_buf[..n].to_vec();
+            self.stats.early_acks += 1;
+            self.monitor.on_to_sender(now, &ack, Origin::EarlyAck);
+            to_sender.push(ack);
+        }
+    }
+
     /// Frames the handshake hold has due for redelivery go to the guest again. Returns true
     /// if something was delivered.
     pub fn redeliver(&mut self, now: Nanos, to_sender: &mut Vec<Vec<u8>>) -> bool {

@@ -36,6 +36,8 @@ enum Ev {
     Slice(u64),
     /// VM `v`'s load switches between busy and idle.
     Load(usize),
+    /// A deferred early ACK may be due.
+    AckDue,
 }
 
 /// Why a transfer failed.
@@ -153,6 +155,8 @@ pub struct World {
     load_busy: Vec<bool>,
     rng: Rng,
     sender_timer: Option<Nanos>,
+    /// Time of the queued `Ev::AckDue`, if any.
+    ack_due: Option<Nanos>,
     guest_timer: Option<Nanos>,
     guest_timer_due: bool,
     guest_irq_pending: bool,
@@ -195,6 +199,7 @@ impl World {
             load_busy: vec![false; n],
             rng: Rng::new(derive(seed, 5)),
             sender_timer: None,
+            ack_due: None,
             guest_timer: None,
             guest_timer_due: false,
             guest_irq_pending: false,
@@ -389,7 +394,25 @@ impl World {
     }
 
     fn handle(&mut self, ev: Ev) {
+        self.dispatch(ev);
+        // A deferred early ACK queued by this event gets its timer.
+        if let Some(d) = self.dd.engine.ack_next_due() {
+            if self.ack_due.is_none_or(|t| t > d) {
+                self.ack_due = Some(d);
+                self.q.push(d.max(self.now), Ev::AckDue);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
         match ev {
+            Ev::AckDue => {
+                self.ack_due = None;
+                let mut out = std::mem::take(&mut self.out);
+                self.dd.send_deferred_acks(self.now, &mut out);
+                self.send_to_sender(&mut out);
+                self.out = out;
+            }
             Ev::ToDd(frame) => {
                 self.note_syn(&frame);
                 let mut out = std::mem::take(&mut self.out);

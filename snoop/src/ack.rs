@@ -1,6 +1,7 @@
 //! Early-ACK synthesis: a pure ACK from the guest's side of the connection, built
 //! from the data frame it acknowledges (MACs, IPs and ports swapped, VLAN tag kept).
 
+use crate::wire::checksum::{update16, update32};
 use crate::wire::{IpVersion, Seg, TcpFlags, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 
 /// Largest early-ACK frame: Ethernet + 802.1Q (18) + IPv6 (40) + TCP with the
@@ -165,10 +166,123 @@ pub(crate) fn write_ack(frame: &[u8], data: &Seg, a: &AckFields, out: &mut [u8])
     Some(total)
 }
 
+/// Offset of the TCP header in an ACK [`write_ack`] wrote for `data`.
+pub(crate) fn ack_tcp_offset(data: &Seg) -> usize {
+    data.l3_off as usize
+        + match data.ip {
+            IpVersion::V4 => 20,
+            IpVersion::V6 => 40,
+        }
+}
+
+/// Brings an ACK that [`write_ack`] wrote (TCP header at `tcp_off`) up to date: new
+/// sequence, ACK, window and timestamps, checksum updated (RFC 1624). `false` if
+/// the frame has no room for them or the presence of timestamps differs (the
+/// caller then drops it).
+pub(crate) fn patch_ack(frame: &mut [u8], tcp_off: usize, a: &AckFields) -> bool {
+    let Some(t) = frame.get_mut(tcp_off..) else {
+        return false;
+    };
+    let Some((h, opts)) = t.split_first_chunk_mut::<20>() else {
+        return false;
+    };
+    let has_ts = h[12] >> 4 == 8;
+    if has_ts != a.timestamps.is_some() {
+        return false;
+    }
+    let r32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let mut c = u16::from_be_bytes([h[16], h[17]]);
+    c = update32(c, r32(&h[4..8]), a.seq);
+    c = update32(c, r32(&h[8..12]), a.ack);
+    c = update16(c, u16::from_be_bytes([h[14], h[15]]), a.window);
+    h[4..8].copy_from_slice(&a.seq.to_be_bytes());
+    h[8..12].copy_from_slice(&a.ack.to_be_bytes());
+    h[14..16].copy_from_slice(&a.window.to_be_bytes());
+    if let Some((v, e)) = a.timestamps {
+        // write_ack's layout: NOP NOP kind=8 len=10 TSval TSecr.
+        let Some(o) = opts.first_chunk_mut::<12>() else {
+            return false;
+        };
+        c = update32(c, r32(&o[4..8]), v);
+        c = update32(c, r32(&o[8..12]), e);
+        o[4..8].copy_from_slice(&v.to_be_bytes());
+        o[8..12].copy_from_slice(&e.to_be_bytes());
+    }
+    h[16..18].copy_from_slice(&c.to_be_bytes());
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::wire::{map_v4, parse_seg, parse_tcp_frame, SegmentSpec};
+
+    /// A patched ACK is byte-identical to one written with the new fields.
+    #[test]
+    fn patch_equals_a_fresh_write() {
+        for ip in [IpVersion::V4, IpVersion::V6] {
+            for vlan in [None, Some(0x3005)] {
+                for ts in [None, Some((11u32, 22u32))] {
+                    let (src, dst) = match ip {
+                        IpVersion::V4 => (map_v4([1, 2, 3, 4]), map_v4([5, 6, 7, 8])),
+                        IpVersion::V6 => ([0x20; 16], [0x21; 16]),
+                    };
+                    let data = SegmentSpec {
+                        eth_src: [2, 0, 0, 0, 0, 1],
+                        eth_dst: [2, 0, 0, 0, 0, 2],
+                        vlan_tci: vlan,
+                        ip,
+                        src,
+                        dst,
+                        tos: 0,
+                        src_port: 1000,
+                        dst_port: 80,
+                        seq: 500,
+                        ack: 900,
+                        flags: TcpFlags::ACK,
+                        window: 100,
+                        mss: None,
+                        wscale: None,
+                        sack_permitted: false,
+                        timestamps: Some((1, 2)),
+                        sack: &[],
+                        payload: &[7; 10],
+                    };
+                    let mut buf = [0u8; 300];
+                    let n = data.write(&mut buf).unwrap();
+                    let ds = parse_seg(&buf[..n]).unwrap();
+                    let a = AckFields {
+                        seq: 900,
+                        ack: 510,
+                        window: 77,
+                        timestamps: ts,
+                    };
+                    let b = AckFields {
+                        seq: 0xffff_fff0,
+                        ack: 0x8000_0001,
+                        window: 0xfffe,
+                        timestamps: ts.map(|(v, e)| (v.wrapping_sub(1), e ^ 0xdead_beef)),
+                    };
+                    let mut patched = [0u8; ACK_FRAME_MAX];
+                    let m = write_ack(&buf[..n], &ds, &a, &mut patched).unwrap();
+                    assert!(patch_ack(&mut patched[..m], ack_tcp_offset(&ds), &b));
+                    let mut fresh = [0u8; ACK_FRAME_MAX];
+                    let k = write_ack(&buf[..n], &ds, &b, &mut fresh).unwrap();
+                    assert_eq!(&patched[..m], &fresh[..k]);
+                    let af = parse_tcp_frame(&patched[..m]).unwrap();
+                    assert!(af.checksums_ok(&patched[..m]));
+                    // Timestamps present on one side only: refused, frame untouched.
+                    let c = AckFields {
+                        timestamps: if ts.is_some() { None } else { Some((1, 1)) },
+                        ..b
+                    };
+                    assert!(!patch_ack(&mut patched[..m], ack_tcp_offset(&ds), &c));
+                    assert_eq!(&patched[..m], &fresh[..k]);
+                    assert!(!patch_ack(&mut patched[..m], m, &b), "offset out of range");
+                }
+            }
+        }
+    }
 
     #[test]
     fn ack_swaps_addresses_keeps_vlan_and_verifies() {

@@ -184,6 +184,14 @@ pub struct Counters {
     pub hold_expired: u64,
     /// Held frames dropped because their flow ended (RST, new SYN, vif reset).
     pub hold_dropped: u64,
+    /// Early ACKs deferred (`Config::ack_defer_ns`): a pending ACK was queued. Later
+    /// in-order data of the same flow joins the pending ACK instead.
+    pub acks_deferred: u64,
+    /// Pending ACKs the guest's own segment carried before they were due (forwarded
+    /// or rewritten up to vSnoop's ACK point): vSnoop stepped aside.
+    pub deferred_by_guest: u64,
+    /// Pending ACKs sent when due (counted in `early_acks` too).
+    pub deferred_sent: u64,
     /// `transitions[from][to]`: state changes (index 0 = no flow, see [`FlowState::index`]).
     pub transitions: [[u64; STATE_SLOTS]; STATE_SLOTS],
 }
@@ -208,6 +216,6 @@ pub struct FlowCounters {
     pub early_acked_bytes: u32,
     /// Guest pure ACKs suppressed.
     pub guest_suppressed: u32,
-    /// Guest segments rewritten.
+    /// Guest segments rewritten (modulo 2^31).
     pub guest_rewritten: u32,
 }

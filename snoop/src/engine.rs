@@ -4,8 +4,9 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use crate::ack::{ack_len, write_ack};
+use crate::ack::{ack_len, ack_tcp_offset, patch_ack, write_ack};
 use crate::counters::{Counters, PassReason};
+use crate::defer::{DeferQueue, Pending};
 use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState, KeyWords};
 use crate::hold::Hold;
 use crate::machine::{CsumCheck, HoldRoom, RxEnv, RxOutcome, TxOutcome};
@@ -79,6 +80,8 @@ pub struct Engine {
     last_expire_ns: Option<u64>,
     /// The handshake hold (module `hold`).
     hold: Hold,
+    /// Deferred early ACKs (module `defer`).
+    defer: DeferQueue,
 }
 
 impl Engine {
@@ -99,6 +102,11 @@ impl Engine {
             epoch_shift,
             last_expire_ns: None,
             hold: Hold::new(cfg.hold_bytes, cfg.hold_retry_ns),
+            defer: DeferQueue::new(if cfg.ack_defer_ns > 0 {
+                cfg.max_flows
+            } else {
+                0
+            }),
             cfg,
         }
     }
@@ -261,6 +269,34 @@ impl Engine {
                 newly,
                 prev_ack_point,
                 hold,
+            } if !hold
+                && self.cfg.ack_defer_ns > 0
+                && (flow.ack_pending() || self.defer.has_room()) =>
+            {
+                // R12: commit now, send later unless the guest's own segment does.
+                if !flow.ack_pending() {
+                    let due = now_ns.saturating_add(self.cfg.ack_defer_ns);
+                    let p = self.defer.push(due, flow.key, i);
+                    let Some(n) = write_ack(frame, f, &fields, &mut p.frame) else {
+                        self.defer.pop_last();
+                        flow.ack_point = prev_ack_point;
+                        self.counters.rx_pass.bump(PassReason::AckBufferTooSmall);
+                        return None;
+                    };
+                    p.len = n as u8;
+                    p.tcp_off = ack_tcp_offset(f) as u8;
+                    flow.set_ack_pending(true);
+                    self.counters.acks_deferred += 1;
+                }
+                flow.add_acked_bytes(newly);
+                self.counters.early_acked_bytes += newly as u64;
+                None
+            }
+            RxOutcome::Ack {
+                fields,
+                newly,
+                prev_ack_point,
+                hold,
             } => match write_ack(frame, f, &fields, ack_out) {
                 Some(n) => {
                     if hold {
@@ -398,7 +434,7 @@ impl Engine {
             }
             TxOutcome::Rewrite { ack, window } => {
                 rewrite(frame, f, ack, window, csum);
-                flow.rewritten = flow.rewritten.wrapping_add(1);
+                flow.bump_rewritten();
                 self.counters.guest_rewritten += 1;
                 GuestVerdict::Forward
             }
@@ -514,6 +550,72 @@ impl Engine {
             out.push((key.vif, frame));
         }
         n
+    }
+
+    /// The next deferred early ACK due at `now_ns` (`Config::ack_defer_ns`): writes
+    /// it into `ack_out` (at least [`crate::ACK_FRAME_MAX`] bytes) and returns the
+    /// guest's vif (the ACK goes to the network as if that guest had sent it) and its
+    /// length. Call until `None` whenever [`Engine::ack_next_due`] has passed.
+    pub fn poll_deferred_ack(
+        &mut self,
+        now_ns: u64,
+        ack_out: &mut [u8],
+    ) -> Option<(VifId, usize)> {
+        while let Some(p) = self.defer.front_due(now_ns) {
+            let sent = Self::send_pending(&mut self.table, &mut self.counters, p, ack_out);
+            self.defer.pop();
+            if sent.is_some() {
+                return sent;
+            }
+        }
+        None
+    }
+
+    /// One due entry: the early ACK for its flow's committed point, if still wanted.
+    fn send_pending(
+        table: &mut FlowTable,
+        counters: &mut Counters,
+        p: &mut Pending,
+        ack_out: &mut [u8],
+    ) -> Option<(VifId, usize)> {
+        let hint = p.pos as usize;
+        let i = if hint < table.len() && table.get(hint).key == p.key {
+            hint
+        } else {
+            // The flow moved in the table, or is gone.
+            table.find(&p.key)?
+        };
+        let flow = table.get_mut(i);
+        // Carried by a guest segment already (or a new flow on the same ports).
+        if !flow.ack_pending() {
+            return None;
+        }
+        let n = p.len as usize;
+        let Some(out) = ack_out.get_mut(..n) else {
+            // Left pending: the guest's next segment carries it.
+            counters.rx_pass.bump(PassReason::AckBufferTooSmall);
+            return None;
+        };
+        if !patch_ack(&mut p.frame[..n], p.tcp_off as usize, &flow.pending_ack_fields()) {
+            return None;
+        }
+        out.copy_from_slice(&p.frame[..n]);
+        flow.set_ack_pending(false);
+        flow.early_acks = flow.early_acks.wrapping_add(1);
+        counters.early_acks += 1;
+        counters.deferred_sent += 1;
+        Some((p.key.vif, n))
+    }
+
+    /// When the oldest deferred early ACK is due (`None`: none is queued).
+    pub fn ack_next_due(&self) -> Option<u64> {
+        self.defer.next_due()
+    }
+
+    /// Deferred early ACKs queued (including ones a guest segment carried since,
+    /// which are skipped when they come up).
+    pub fn deferred_len(&self) -> usize {
+        self.defer.len()
     }
 
     /// When the next held frame is due for redelivery (`None`: nothing held).

@@ -308,7 +308,8 @@ pub(crate) struct Flow {
     /// bytes known delivered.
     pub rcv_nxt: u32,
     /// Highest ACK number the sender has been sent (early ACKs and forwarded or
-    /// rewritten guest segments): the sender's SND.UNA as far as vSnoop knows.
+    /// rewritten guest segments): the sender's SND.UNA as far as vSnoop knows. With
+    /// [`ACK_PENDING`] set it is committed but not sent yet (a deferred early ACK).
     pub ack_point: u32,
     /// Highest ACK number the guest itself sent (`guest_ack <= ack_point <= rcv_nxt`).
     pub guest_ack: u32,
@@ -327,8 +328,15 @@ pub(crate) struct Flow {
     /// Sequence space early-acked, modulo 2^32.
     pub acked: u32,
     pub suppressed: u32,
-    pub rewritten: u32,
+    /// Bits 0-30: guest segments rewritten (per-flow counter, modulo 2^31); bit 31:
+    /// [`ACK_PENDING`].
+    pub rewritten_pending: u32,
 }
+
+/// Bit of [`Flow::rewritten_pending`]: `ack_point` is committed but the sender has not
+/// been sent it yet: a deferred early ACK waits in the engine's queue (`defer.rs`)
+/// and the guest's next ACK-bearing segment carries it instead.
+pub(crate) const ACK_PENDING: u32 = 1 << 31;
 
 impl Flow {
     #[inline]
@@ -399,6 +407,25 @@ impl Flow {
     pub fn is_dirty(&self) -> bool {
         seq::lt(self.guest_ack, self.ack_point)
     }
+    /// A deferred early ACK for `ack_point` is waiting (see [`ACK_PENDING`]).
+    #[inline]
+    pub fn ack_pending(&self) -> bool {
+        self.rewritten_pending & ACK_PENDING != 0
+    }
+    #[inline]
+    pub fn set_ack_pending(&mut self, on: bool) {
+        if on {
+            self.rewritten_pending |= ACK_PENDING;
+        } else {
+            self.rewritten_pending &= !ACK_PENDING;
+        }
+    }
+    /// Counts one rewritten guest segment (modulo 2^31, the pending bit untouched).
+    #[inline]
+    pub fn bump_rewritten(&mut self) {
+        let r = self.rewritten_pending;
+        self.rewritten_pending = (r & ACK_PENDING) | (r.wrapping_add(1) & !ACK_PENDING);
+    }
     pub fn add_acked_bytes(&mut self, n: u32) {
         self.acked = self.acked.wrapping_add(n);
     }
@@ -407,7 +434,7 @@ impl Flow {
             early_acks: self.early_acks,
             early_acked_bytes: self.acked,
             guest_suppressed: self.suppressed,
-            guest_rewritten: self.rewritten,
+            guest_rewritten: self.rewritten_pending & !ACK_PENDING,
         }
     }
 }
@@ -433,8 +460,11 @@ pub struct FlowInfo {
     pub enabled: bool,
     /// Next expected sequence number from the sender.
     pub rcv_nxt: u32,
-    /// Highest ACK the sender has been sent.
+    /// Highest ACK the sender has been sent, or is to be sent by a deferred early
+    /// ACK when `ack_pending`.
     pub ack_point: u32,
+    /// A deferred early ACK for `ack_point` is waiting (R12).
+    pub ack_pending: bool,
     /// Highest ACK the guest sent.
     pub guest_ack: u32,
     /// Guest's advertised right edge.
@@ -457,6 +487,7 @@ impl FlowInfo {
             enabled: f.has(fl::ENABLED),
             rcv_nxt: f.rcv_nxt,
             ack_point: f.ack_point,
+            ack_pending: f.ack_pending(),
             guest_ack: f.guest_ack,
             guest_right: f.guest_right(),
             guest_wscale: f.wscale(),

@@ -24,6 +24,7 @@ extern crate alloc;
 mod ack;
 mod coalesce;
 mod counters;
+mod defer;
 mod engine;
 mod flow;
 mod hold;
@@ -71,6 +72,13 @@ pub struct Config {
     /// handshake). A data path that merges segments into GSO packets and cannot
     /// redeliver a held one as GSO sets this to its MTU-sized frame.
     pub hold_frame_max: usize,
+    /// Deferred early ACKs (0 = off: an early ACK goes out as soon as its data is in
+    /// the guest's buffers). With a delay, the early ACK waits this long (ns) for the
+    /// guest's own segment to carry it, so that vSnoop steps aside for a guest that
+    /// is running and acknowledges in time; the caller must then call
+    /// [`Engine::poll_deferred_ack`] when [`Engine::ack_next_due`] has passed.
+    /// Handshake-hold ACKs are never deferred.
+    pub ack_defer_ns: u64,
 }
 
 impl Default for Config {
@@ -84,6 +92,7 @@ impl Default for Config {
             hold_bytes: 0,
             hold_retry_ns: 200_000_000,
             hold_frame_max: usize::MAX,
+            ack_defer_ns: 0,
         }
     }
 }

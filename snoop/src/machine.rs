@@ -196,6 +196,8 @@ impl Flow {
             // by `outstanding_flows`).
             if f.seq == self.rcv_nxt {
                 self.set_flag(fl::RST_SEEN, true);
+                // The sender's connection is gone: a deferred ACK would only draw an RST.
+                self.set_ack_pending(false);
             }
             self.goto(FlowState::Closing, c);
             return RxOutcome::Pass(PassReason::ControlFlag);
@@ -260,10 +262,13 @@ impl Flow {
     }
 
     /// TS.Recent (RFC 7323 §4.3): a segment whose left edge is at or below the last
-    /// ACK sent and whose TSval is not older updates it.
+    /// ACK sent and whose TSval is not older updates it. While a deferred early ACK
+    /// is pending, the sender has not been sent `ack_point`: TS.Recent keeps the
+    /// TSval of the first segment that ACK covers (the earliest unacknowledged one,
+    /// as a delayed ACK echoes).
     pub(crate) fn learn_timestamps(&mut self, f: &Seg) {
         if let Some(v) = tsval(f) {
-            if seq::le(f.seq, self.ack_point) && seq::ge(v, self.ts_recent) {
+            if !self.ack_pending() && seq::le(f.seq, self.ack_point) && seq::ge(v, self.ts_recent) {
                 self.ts_recent = v;
             }
             if seq::gt(v, self.ts_max) {
@@ -372,6 +377,21 @@ impl Flow {
             return RxOutcome::Pass(PassReason::AckBufferTooSmall);
         }
         self.early_ack(end, false)
+    }
+
+    /// What an early ACK of the committed `ack_point` carries now (a deferred ACK is
+    /// brought up to date with these when it is sent).
+    pub(crate) fn pending_ack_fields(&self) -> AckFields {
+        AckFields {
+            seq: self.guest_snd_nxt,
+            ack: self.ack_point,
+            window: window_field(self.guest_right(), self.ack_point, self.wscale()),
+            timestamps: if self.has(fl::TS_OK) {
+                Some((self.guest_tsval, self.ts_recent))
+            } else {
+                None
+            },
+        }
     }
 
     /// The early ACK up to `end` (raises `ack_point`; `hold`: the frame goes into the
@@ -549,16 +569,16 @@ impl Flow {
         let w = f.window;
         let ws = self.wscale();
         let stale = seq::lt(a, self.guest_ack);
-        let outcome = if !self.is_dirty() || seq::gt(a, self.ack_point) {
+        let r_cur = self.guest_right();
+        let r_seg = if stale {
+            r_cur
+        } else {
+            a.wrapping_add((w as u32) << ws)
+        };
+        let mut outcome = if !self.is_dirty() || seq::gt(a, self.ack_point) {
             TxOutcome::Forward
         } else {
             let significant = f.payload_len() > 0 || fl_.any(SIGNIFICANT) || f.opts.sack_blocks > 0;
-            let r_cur = self.guest_right();
-            let r_seg = if stale {
-                r_cur
-            } else {
-                a.wrapping_add((w as u32) << ws)
-            };
             let sent = window_field(r_cur, self.ack_point, ws);
             if a == self.ack_point {
                 if significant || w != sent {
@@ -587,6 +607,22 @@ impl Flow {
                 }
             }
         };
+        if self.ack_pending() {
+            // R12: a deferred early ACK is waiting and the sender has not seen
+            // `ack_point` yet: this segment carries it instead (nothing is suppressed,
+            // since for the sender nothing would be a duplicate).
+            self.set_ack_pending(false);
+            c.deferred_by_guest += 1;
+            outcome = match outcome {
+                TxOutcome::Forward if seq::ge(a, self.ack_point) => TxOutcome::Forward,
+                TxOutcome::Rewrite { .. } => outcome,
+                _ if a == self.ack_point => TxOutcome::Forward,
+                _ => TxOutcome::Rewrite {
+                    ack: self.ack_point,
+                    window: window_field(r_seg, self.ack_point, ws),
+                },
+            };
+        }
         if !stale {
             self.guest_ack = a;
             self.guest_wnd = w;

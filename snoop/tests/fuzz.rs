@@ -18,12 +18,14 @@ fn config() -> ProptestConfig {
     }
 }
 
-/// An engine with established IPv4 and IPv6 flows, some data early-acked, and a
-/// flow still ESTABLISHING with data in the handshake hold.
-fn busy_engine() -> (Engine, Vec<Conn>) {
+/// An engine with established IPv4 and IPv6 flows, some data early-acked (`defer`:
+/// a deferred early ACK pending on each), and a flow still ESTABLISHING with data in
+/// the handshake hold.
+fn busy_engine(defer: bool) -> (Engine, Vec<Conn>) {
     let mut e = Engine::new(Config {
         max_flows: 16,
         hold_bytes: 1 << 16,
+        ack_defer_ns: if defer { 50_000 } else { 0 },
         ..Config::default()
     });
     let conns = vec![
@@ -48,15 +50,17 @@ fn busy_engine() -> (Engine, Vec<Conn>) {
         let mut ga = c.gack(c.r0() + 100, 5000, 51);
         e.on_from_guest(c.vif, &mut ga, 0);
         assert_eq!(state(&e, c), Some(snoop::FlowState::Active));
-        assert!(e
+        let acked = e
             .on_delivered_to_guest(
                 c.vif,
                 &c.data(c.r0() + 100, 200, &[1; 100]),
                 64,
                 0,
-                &mut out
+                &mut out,
             )
-            .is_some());
+            .is_some();
+        assert_eq!(acked, !defer);
+        assert_eq!(e.flow_info(&c.key()).unwrap().ack_pending, defer);
     }
     let mut held = Conn::v6();
     held.rport = 998;
@@ -172,6 +176,11 @@ fn exercise(e: &mut Engine, vif: u16, to_guest: bool, frame: &mut [u8], slots: u
             assert!(a.payload_len() == 0);
         }
         e.on_not_delivered(vif, frame, 8);
+        // Deferred early ACKs that come due are well-formed too.
+        while let Some((_, n)) = e.poll_deferred_ack(u64::MAX, &mut out) {
+            let a = parse_ack(&out[..n]);
+            assert!(a.payload_len() == 0);
+        }
         // Whatever the hold has is well-formed and finite.
         let mut due = Vec::new();
         for _ in 0..=snoop::HOLD_MAX_TRIES {
@@ -228,7 +237,7 @@ proptest! {
             }
         }
         let _ = parse_tcp_frame(&f);
-        let (mut e, _) = busy_engine();
+        let (mut e, _) = busy_engine(vlan);
         let mut g = f.clone();
         exercise(&mut e, c.vif, true, &mut g, 64);
         exercise(&mut e, c.vif, false, &mut f, 64);
@@ -238,8 +247,8 @@ proptest! {
     /// engine with live flows: no panic, early ACKs well-formed, rewrites keep
     /// checksums valid.
     #[test]
-    fn mutated_frames_never_panic(pick in any::<usize>(), muts in proptest::collection::vec(mutation(), 1..4), slots in 0u32..20) {
-        let (mut e, conns) = busy_engine();
+    fn mutated_frames_never_panic(pick in any::<usize>(), muts in proptest::collection::vec(mutation(), 1..4), slots in 0u32..20, defer in any::<bool>()) {
+        let (mut e, conns) = busy_engine(defer);
         let s = seeds(&conns);
         let (to_guest, mut f) = s[pick % s.len()].clone();
         for m in &muts {

@@ -44,6 +44,8 @@ enum Op {
     AppRead(u16),
     /// The guest posts RX buffers.
     RxSpace(u8),
+    /// Time passes: deferred early ACKs that are due go out (R12).
+    Tick,
 }
 
 fn slots() -> impl Strategy<Value = u8> {
@@ -61,6 +63,8 @@ fn guest_op() -> impl Strategy<Value = Op> {
         40 => any::<u8>().prop_map(Op::RxSpace),
         // Rare: after it nothing is early-acked any more.
         1 => Just(Op::GuestClose),
+        // With deferred early ACKs: the guest's segments race the due time.
+        60 => Just(Op::Tick),
     ]
 }
 
@@ -120,6 +124,8 @@ struct Setup {
     ws_guest: u8,
     buf: u32,
     r_isn: u32,
+    /// Deferred early ACKs (R12) on.
+    defer: bool,
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
@@ -132,9 +138,10 @@ fn setup() -> impl Strategy<Value = Setup> {
         prop_oneof![Just(0u8), Just(1), Just(2), Just(3), Just(7), Just(14)],
         1_000u32..=60_000,
         any::<u32>(),
+        any::<bool>(),
     )
         .prop_map(
-            |(v6, vlan, ts, sack, ws_remote, ws_guest, buf, r_isn)| Setup {
+            |(v6, vlan, ts, sack, ws_remote, ws_guest, buf, r_isn, defer)| Setup {
                 v6,
                 vlan,
                 ts,
@@ -143,6 +150,7 @@ fn setup() -> impl Strategy<Value = Setup> {
                 ws_guest,
                 buf,
                 r_isn,
+                defer,
             },
         )
 }
@@ -150,6 +158,7 @@ fn setup() -> impl Strategy<Value = Setup> {
 struct World {
     c: Conn,
     e: Engine,
+    defer: bool,
     ws: u8,
     // Sender.
     snd_una: u32,
@@ -203,6 +212,8 @@ impl World {
         let mut e = Engine::new(Config {
             max_flows: 8,
             min_free_rx_slots: MIN_SLOTS,
+            // Model time stands at 0 until a `Tick` (time 1): everything queued is due.
+            ack_defer_ns: s.defer as u64,
             ..Config::default()
         });
         // Handshake (timestamps: sender 100/101, guest 50/51 as in Conn::establish).
@@ -239,6 +250,7 @@ impl World {
             max_early_ack: None,
             c,
             e,
+            defer: s.defer,
         }
     }
 
@@ -324,6 +336,14 @@ impl World {
         let s = self.net.remove(pick as usize % self.net.len());
         let frame = self.frame(&s);
         let mut out = [0u8; ACK_FRAME_MAX];
+        // R12: while a deferred ACK is pending, TS.Recent stays at the TSval of the
+        // first segment it covers.
+        let pending = self
+            .e
+            .flow_info(&self.c.key())
+            .is_some_and(|i| i.ack_pending);
+        // The deferred-ACK queue holds max_flows entries; full, an ACK goes at once.
+        let queue_full = self.e.deferred_len() >= 8;
         let r = self
             .e
             .on_delivered_to_guest(self.c.vif, &frame, slots as u32, 0, &mut out);
@@ -342,7 +362,7 @@ impl World {
         // Model TS.Recent (RFC 7323 §4.3) over acceptable delivered segments.
         let end = s.seq.wrapping_add(s.len);
         if self.c.ts && le(end, self.g_right) && le(self.ts_max, s.tsval) {
-            if le(s.seq, self.last_ack_sent) && le(self.ts_recent, s.tsval) {
+            if !pending && le(s.seq, self.last_ack_sent) && le(self.ts_recent, s.tsval) {
                 self.ts_recent = s.tsval;
             }
             self.ts_max = s.tsval;
@@ -352,9 +372,28 @@ impl World {
         let Some(n) = r else {
             return;
         };
-        let a = parse_ack(&out[..n]);
+        assert!(
+            !self.defer || queue_full,
+            "early ACK at delivery although deferred"
+        );
         assert!(slots as u32 >= MIN_SLOTS, "early ACK while NO-BUFFER");
         assert!(s.len > 0);
+        self.check_early_ack(&out[..n]);
+    }
+
+    /// Time 1: every deferred early ACK is due.
+    fn tick(&mut self) {
+        let mut out = [0u8; ACK_FRAME_MAX];
+        while let Some((vif, n)) = self.e.poll_deferred_ack(1, &mut out) {
+            assert!(self.defer, "deferred ACK without a delay configured");
+            assert_eq!(vif, self.c.vif);
+            self.check_early_ack(&out[..n]);
+        }
+    }
+
+    /// Every invariant an early ACK must meet at the moment it goes to the sender.
+    fn check_early_ack(&mut self, frame: &[u8]) {
+        let a = parse_ack(frame);
         // Never an ACK beyond bytes delivered in order.
         let acked = a.ack.wrapping_sub(self.r0()) as usize;
         assert!(
@@ -497,10 +536,22 @@ impl World {
         let untouched = f == before;
         if !untouched {
             assert!(lt(ack, g.ack), "rewrite only raises the ACK");
-            assert!(
-                le(g.ack, self.last_ack_sent),
-                "rewrite up to vSnoop's ACK point only"
-            );
+            if self.defer {
+                // A rewrite may carry a deferred early ACK the sender has not seen.
+                let acked = g.ack.wrapping_sub(self.r0()) as usize;
+                assert!(
+                    acked <= self.delivered_prefix,
+                    "rewrite beyond the delivered prefix"
+                );
+                if self.max_early_ack.is_none_or(|m| lt(m, g.ack)) {
+                    self.max_early_ack = Some(g.ack);
+                }
+            } else {
+                assert!(
+                    le(g.ack, self.last_ack_sent),
+                    "rewrite up to vSnoop's ACK point only"
+                );
+            }
             let rewritten_right = g.ack.wrapping_add((g.window as u32) << self.ws);
             assert!(
                 le(rewritten_right, seg_right) || g.window == 0,
@@ -634,10 +685,12 @@ impl World {
             }
             Op::AppRead(n) => self.g_unread -= (n as u32).min(self.g_unread),
             Op::RxSpace(s) => self.e.on_rx_space(self.c.vif, s as u32),
+            Op::Tick => self.tick(),
         }
     }
 
     fn finish(&mut self) {
+        self.tick();
         // Drain the ring (opening the window as needed): every byte vSnoop
         // acknowledged must end up accepted by the guest.
         while !self.ring.is_empty() {
@@ -653,7 +706,7 @@ impl World {
         if std::env::var_os("SNOOP_MODEL_STATS").is_some() {
             let k = self.e.counters();
             eprintln!(
-                "STATS acks={} supp={} rew={} fwd={} unexp={} nobuf={} oow={} ts={}",
+                "STATS acks={} supp={} rew={} fwd={} unexp={} nobuf={} oow={} ts={} deferred={} by_guest={} sent={}",
                 k.early_acks,
                 k.guest_suppressed,
                 k.guest_rewritten,
@@ -661,7 +714,10 @@ impl World {
                 k.rx_pass.unexpected_seq,
                 k.rx_pass.no_buffer,
                 k.rx_pass.out_of_window,
-                k.rx_pass.timestamp
+                k.rx_pass.timestamp,
+                k.acks_deferred,
+                k.deferred_by_guest,
+                k.deferred_sent
             );
         }
     }

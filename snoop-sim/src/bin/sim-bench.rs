@@ -44,6 +44,8 @@ struct Args {
     trace_one: Option<String>,
     /// Sensitivity runs: receiver socket buffer (its window) instead of the model's default.
     rx_buf: Option<usize>,
+    /// Deferred early ACKs: delay in µs (sensitivity runs).
+    ack_defer_us: Option<u64>,
 }
 
 fn parse_size(s: &str) -> u64 {
@@ -75,6 +77,7 @@ fn parse_args() -> Args {
         sizes: vec![50_000, 100_000, 250_000, 500_000, 1_000_000, 10_000_000],
         trace_one: None,
         rx_buf: None,
+        ack_defer_us: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -87,11 +90,13 @@ fn parse_args() -> Args {
             "--sizes" => a.sizes = v().split(',').map(parse_size).collect(),
             "--trace-one" => a.trace_one = Some(v()),
             "--rx-buf" => a.rx_buf = Some(parse_size(&v()) as usize),
+            "--ack-defer-us" => a.ack_defer_us = Some(v().parse().expect("--ack-defer-us N")),
             "-h" | "--help" => {
                 println!(
                     "sim-bench [--samples N (1000)] [--out DIR (target/sim-bench)] [--jobs J] \
                      [--seed S (2010)] [--sizes 50K,100K,250K,500K,1M,10M] \
-                     [--trace-one SIZE:SEED:on|off:shared|dedicated] [--rx-buf BYTES (sensitivity)]"
+                     [--trace-one SIZE:SEED:on|off:shared|dedicated] [--rx-buf BYTES (sensitivity)] \
+                     [--ack-defer-us US (sensitivity; default: the kernel's)]"
                 );
                 std::process::exit(0);
             }
@@ -179,6 +184,9 @@ fn main() {
                 };
                 if let Some(b) = args.rx_buf {
                     cfg.rx_buf = b;
+                }
+                if let Some(us) = args.ack_defer_us {
+                    cfg.engine.ack_defer_ns = us * 1000;
                 }
                 let r = run_sample(&cfg, job.size, job.seed);
                 results.lock().unwrap().push((job, r));

@@ -1,0 +1,90 @@
+//! Deferred early ACKs (docs/snoop.md, rule R12): vSnoop steps aside for a guest that
+//! answers in time.
+//!
+//! With `Config::ack_defer_ns > 0` an early ACK is not sent when its data reaches the
+//! guest's buffers. The flow's ACK point is committed at once (the rules that decide
+//! whether the bytes may be early-acked run then, unchanged) and a pending ACK is
+//! queued here, due `ack_defer_ns` later; further in-order data of the flow only
+//! raises the committed point. If the guest's own ACK-bearing segment passes first,
+//! it carries the committed point to the sender (forwarded, or rewritten up to it) and
+//! the pending ACK is void; otherwise the engine sends it when due, brought up to
+//! date (ACK point, window, timestamps as they are then).
+//!
+//! The delay is constant, so the queue is in due order: a FIFO. An entry only names
+//! its flow; whether it is still wanted is the flow's `ACK_PENDING` bit, so entries of
+//! flows that were carried by the guest or removed are skipped when they come up.
+
+use alloc::collections::VecDeque;
+
+use crate::ack::ACK_FRAME_MAX;
+use crate::flow::FlowKey;
+
+/// One pending early ACK: the frame as written when it was queued (its addressing
+/// does not change; the fields are patched when it is sent).
+pub(crate) struct Pending {
+    pub due_ns: u64,
+    pub key: FlowKey,
+    /// The flow's table position when queued (a hint: positions move on removal).
+    pub pos: u32,
+    pub len: u8,
+    pub tcp_off: u8,
+    pub frame: [u8; ACK_FRAME_MAX],
+}
+
+pub(crate) struct DeferQueue {
+    q: VecDeque<Pending>,
+    cap: usize,
+}
+
+impl DeferQueue {
+    /// A queue of at most `cap` entries (allocated as it fills).
+    pub fn new(cap: usize) -> Self {
+        DeferQueue {
+            q: VecDeque::new(),
+            cap,
+        }
+    }
+
+    pub fn has_room(&self) -> bool {
+        self.q.len() < self.cap
+    }
+
+    /// Appends an entry (the caller checked `has_room` and keeps due times in order)
+    /// and returns it for the caller to write its frame into.
+    pub fn push(&mut self, due_ns: u64, key: FlowKey, pos: usize) -> &mut Pending {
+        self.q.push_back(Pending {
+            due_ns,
+            key,
+            pos: pos as u32,
+            len: 0,
+            tcp_off: 0,
+            frame: [0; ACK_FRAME_MAX],
+        });
+        let last = self.q.len() - 1;
+        &mut self.q[last]
+    }
+
+    /// Takes back the entry just pushed (its frame could not be written).
+    pub fn pop_last(&mut self) {
+        self.q.pop_back();
+    }
+
+    /// When the oldest entry is due.
+    pub fn next_due(&self) -> Option<u64> {
+        self.q.front().map(|p| p.due_ns)
+    }
+
+    /// The oldest entry if it is due at `now_ns` (it stays queued: see `pop`).
+    pub fn front_due(&mut self, now_ns: u64) -> Option<&mut Pending> {
+        self.q.front_mut().filter(|p| p.due_ns <= now_ns)
+    }
+
+    /// Drops the oldest entry.
+    pub fn pop(&mut self) {
+        self.q.pop_front();
+    }
+
+    pub fn len(&self) -> usize {
+        self.q.len()
+    }
+}

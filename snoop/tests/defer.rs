@@ -1,0 +1,281 @@
+//! Deferred early ACKs (docs/snoop.md, rule R12): with `Config::ack_defer_ns` an early
+//! ACK waits that long for the guest's own segment to carry it; vSnoop steps aside
+//! for a guest that acknowledges in time and acts only for one that does not.
+
+mod common;
+
+use common::*;
+use snoop::{Config, Engine, FlowState, GuestVerdict, ACK_FRAME_MAX};
+
+const T: u64 = 50_000;
+
+fn engine(defer: u64) -> Engine {
+    Engine::new(Config {
+        max_flows: 64,
+        ack_defer_ns: defer,
+        ..Config::default()
+    })
+}
+
+fn deliver_at(e: &mut Engine, c: &Conn, frame: &[u8], now: u64) -> Option<Vec<u8>> {
+    let mut out = [0u8; ACK_FRAME_MAX];
+    e.on_delivered_to_guest(c.vif, frame, 256, now, &mut out)
+        .map(|n| out[..n].to_vec())
+}
+
+fn poll(e: &mut Engine, now: u64) -> Vec<(u16, Vec<u8>)> {
+    let mut out = [0u8; ACK_FRAME_MAX];
+    let mut v = Vec::new();
+    while let Some((vif, n)) = e.poll_deferred_ack(now, &mut out) {
+        v.push((vif, out[..n].to_vec()));
+    }
+    v
+}
+
+fn from_guest(e: &mut Engine, c: &Conn, mut frame: Vec<u8>, now: u64) -> (GuestVerdict, Vec<u8>) {
+    let v = e.on_from_guest(c.vif, &mut frame, now);
+    (v, frame)
+}
+
+/// An established flow and the sender's first data byte.
+fn setup(c: &Conn, defer: u64) -> (Engine, u32) {
+    let mut e = engine(defer);
+    c.establish(&mut e, 1000);
+    (e, c.r0())
+}
+
+#[test]
+fn nothing_is_sent_at_delivery_and_one_ack_covers_everything_when_due() {
+    for c in [Conn::v4(), Conn::v6()] {
+        let (mut e, s) = setup(&c, T);
+        assert_eq!(
+            deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000),
+            None
+        );
+        assert_eq!(e.ack_next_due(), Some(1_000 + T));
+        assert_eq!(
+            deliver_at(&mut e, &c, &c.data(s + 100, 201, &[2; 100]), 20_000),
+            None
+        );
+        assert_eq!(e.deferred_len(), 1, "later data joins the pending ACK");
+        assert!(poll(&mut e, 1_000 + T - 1).is_empty(), "not due yet");
+        let acks = poll(&mut e, 1_000 + T);
+        assert_eq!(acks.len(), 1);
+        assert_eq!(acks[0].0, c.vif);
+        let a = parse_ack(&acks[0].1);
+        assert_eq!(a.ack, s + 200, "covers all delivered in-order data");
+        assert_eq!(a.seq, c.g0());
+        assert_eq!(a.src, c.guest);
+        assert_eq!(a.dst, c.remote);
+        assert_eq!(a.vlan_tci, c.vlan);
+        // The guest advertised 1000 << 2 from r0: the window is what is left of it.
+        assert_eq!(a.window, ((1000u32 << c.gws()) - 200) as u16 >> c.gws());
+        // TSval = the guest's clock; TSecr = the TSval of the first segment the ACK
+        // covers (RFC 7323 §4.3, as a delayed ACK echoes).
+        assert_eq!(a.opts.timestamps, Some((51, 200)));
+        assert_eq!(e.counters().acks_deferred, 1);
+        assert_eq!(e.counters().deferred_sent, 1);
+        assert_eq!(e.counters().early_acks, 1);
+        assert_eq!(e.flow_info(&c.key()).unwrap().ack_point, s + 200);
+        assert!(poll(&mut e, 10 * T).is_empty(), "sent once");
+        assert_eq!(e.ack_next_due(), None);
+    }
+}
+
+#[test]
+fn a_guest_ack_in_time_passes_untouched_and_nothing_is_sent() {
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let ga = c.gack(s + 100, 1000, 52);
+    let (v, out) = from_guest(&mut e, &c, ga.clone(), 5_000);
+    assert_eq!(v, GuestVerdict::Forward);
+    assert_eq!(out, ga, "the guest's own ACK, unchanged");
+    assert!(poll(&mut e, 1_000 + T).is_empty(), "vSnoop stepped aside");
+    assert_eq!(e.counters().deferred_by_guest, 1);
+    assert_eq!(e.counters().early_acks, 0);
+    let i = e.flow_info(&c.key()).unwrap();
+    assert_eq!((i.ack_point, i.guest_ack), (s + 100, s + 100), "flow clean");
+}
+
+#[test]
+fn a_partial_guest_ack_is_rewritten_up_to_the_committed_point() {
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    deliver_at(&mut e, &c, &c.data(s + 100, 201, &[1; 100]), 2_000);
+    // The guest acknowledges the first segment only (pure ACK, same window): without a
+    // pending ACK this would be suppressed as a duplicate; here the sender has not seen
+    // s + 200 yet, so the guest's ACK carries it.
+    let (v, out) = from_guest(&mut e, &c, c.gack(s + 100, 1000, 52), 5_000);
+    assert_eq!(v, GuestVerdict::Forward);
+    let a = parse_ack(&out);
+    assert_eq!(a.ack, s + 200);
+    assert_eq!(a.window, ((1000u32 << c.gws()) - 100) as u16 >> c.gws());
+    assert!(checksums_ok(&out));
+    assert!(poll(&mut e, 1_000 + T).is_empty());
+    // Now the sender has seen s + 200: a later ACK below it that would reach the
+    // sender as a duplicate (same right edge) is suppressed as usual.
+    let (v, _) = from_guest(&mut e, &c, c.gack(s + 150, 988, 52), 6_000);
+    assert_eq!(v, GuestVerdict::Suppress);
+    let (v, _) = from_guest(&mut e, &c, c.gack(s + 200, 1000, 53), 7_000);
+    assert_eq!(v, GuestVerdict::Forward);
+}
+
+#[test]
+fn a_guest_duplicate_with_a_pending_ack_is_never_suppressed() {
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    // The guest's duplicate of its handshake ACK (ack r0, same window).
+    let (v, out) = from_guest(&mut e, &c, c.gack(s, 1000, 52), 2_000);
+    assert_eq!(v, GuestVerdict::Forward);
+    assert_eq!(parse_ack(&out).ack, s + 100);
+    assert!(poll(&mut e, 1_000 + T).is_empty());
+}
+
+#[test]
+fn guest_data_carries_the_pending_ack() {
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let seg = c.guest_seg_full(
+        c.g0(),
+        s,
+        ACK | PSH,
+        1000,
+        Some((52, 200)),
+        false,
+        &[],
+        b"hi",
+    );
+    let (v, out) = from_guest(&mut e, &c, seg, 3_000);
+    assert_eq!(v, GuestVerdict::Forward);
+    let f = snoop::wire::parse_tcp_frame(&out).unwrap();
+    assert_eq!(f.ack, s + 100);
+    assert_eq!(f.payload_len(), 2);
+    assert!(checksums_ok(&out));
+    assert!(poll(&mut e, 1_000 + T).is_empty());
+}
+
+#[test]
+fn the_sent_ack_is_brought_up_to_date() {
+    let c = Conn::v6();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    // A second round: the entry's frame is written at the first delivery and must go
+    // out with the ACK point as it is when due.
+    let a1 = poll(&mut e, 1_000 + T);
+    assert_eq!(a1.len(), 1);
+    deliver_at(&mut e, &c, &c.data(s + 100, 300, &[1; 50]), 100_000);
+    deliver_at(&mut e, &c, &c.data(s + 150, 301, &[1; 50]), 110_000);
+    let a2 = poll(&mut e, 100_000 + T);
+    assert_eq!(a2.len(), 1);
+    let a = parse_ack(&a2[0].1);
+    assert_eq!(a.ack, s + 200);
+    assert_eq!(
+        a.opts.timestamps,
+        Some((51, 300)),
+        "TSecr of the first segment after the last ACK sent"
+    );
+    assert!(checksums_ok(&a2[0].1));
+}
+
+#[test]
+fn an_rst_or_a_vif_reset_voids_the_pending_ack() {
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let rst = c.remote_seg_full(s + 100, 0, RST, 0, None, false, &[]);
+    deliver_at(&mut e, &c, &rst, 2_000);
+    assert!(poll(&mut e, 1_000 + T).is_empty(), "sender reset: no ACK");
+
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    e.on_vif_reset(c.vif);
+    assert!(poll(&mut e, 1_000 + T).is_empty(), "flow gone: no ACK");
+}
+
+#[test]
+fn a_new_connection_on_the_same_ports_is_not_acked_by_the_old_entry() {
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    // The guest resets; the same 4-tuple connects again at once.
+    let grst = c.guest_seg_full(c.g0(), s + 100, RST | ACK, 0, None, false, &[], &[]);
+    from_guest(&mut e, &c, grst, 2_000);
+    c.establish(&mut e, 1000);
+    assert!(poll(&mut e, 1_000 + T).is_empty());
+    assert_eq!(state(&e, &c), Some(FlowState::Active));
+}
+
+#[test]
+fn data_that_may_not_be_early_acked_never_joins_a_pending_ack() {
+    // ECN-CE data after a pending ACK: the pending ACK covers only what came before.
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let mut ce = c.data(s + 100, 201, &[1; 100]);
+    ce[15] |= 3; // IPv4 TOS byte: ECN = CE (the checksum is fixed below)
+    ce[24] = 0;
+    ce[25] = 0;
+    let sum = snoop::wire::checksum::checksum(&ce[14..34]);
+    ce[24..26].copy_from_slice(&sum.to_be_bytes());
+    assert!(checksums_ok(&ce));
+    deliver_at(&mut e, &c, &ce, 2_000);
+    let acks = poll(&mut e, 1_000 + T);
+    assert_eq!(acks.len(), 1);
+    assert_eq!(parse_ack(&acks[0].1).ack, s + 100);
+
+    // A full RX ring after the pending ACK: the same.
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let mut out = [0u8; ACK_FRAME_MAX];
+    e.on_delivered_to_guest(c.vif, &c.data(s + 100, 201, &[1; 100]), 2, 2_000, &mut out);
+    let acks = poll(&mut e, 1_000 + T);
+    assert_eq!(parse_ack(&acks[0].1).ack, s + 100);
+}
+
+#[test]
+fn without_a_delay_early_acks_go_out_at_once_as_before() {
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, 0);
+    let a = deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000).expect("immediate");
+    assert_eq!(parse_ack(&a).ack, s + 100);
+    assert_eq!(e.ack_next_due(), None);
+    assert!(poll(&mut e, u64::MAX).is_empty());
+}
+
+#[test]
+fn a_full_queue_falls_back_to_an_immediate_ack() {
+    // One entry per flow at most: with max_flows flows pending, one more flow...
+    // the queue holds max_flows entries, so a stale entry (carried by the guest)
+    // still counts until it comes up: fill it with stale entries of one flow.
+    let c = Conn::v4();
+    let mut e = Engine::new(Config {
+        max_flows: 2,
+        ack_defer_ns: T,
+        ..Config::default()
+    });
+    c.establish(&mut e, 1000);
+    let s = c.r0();
+    let mut next = s;
+    for k in 0..2u32 {
+        deliver_at(
+            &mut e,
+            &c,
+            &c.data(next, 200 + k, &[1; 10]),
+            1_000 + k as u64,
+        );
+        next += 10;
+        let (v, _) = from_guest(&mut e, &c, c.gack(next, 1000, 52 + k), 1_500 + k as u64);
+        assert_eq!(v, GuestVerdict::Forward);
+    }
+    assert_eq!(e.deferred_len(), 2);
+    let a =
+        deliver_at(&mut e, &c, &c.data(next, 300, &[1; 10]), 2_000).expect("queue full: at once");
+    assert_eq!(parse_ack(&a).ack, next + 10);
+    // The stale entries come up and are skipped.
+    assert!(poll(&mut e, 2_000 + T).is_empty());
+    assert_eq!(e.deferred_len(), 0);
+}
