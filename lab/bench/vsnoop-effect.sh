@@ -68,6 +68,11 @@ for phase in $PHASES; do
         hs="$hs $k=$(xenstore-read "/local/domain/$ddid/data/vsnoop/$k" 2>/dev/null)"
       done
       echo "[vsnoop] handshake hold (data/vsnoop/*):$hs"
+      ds=""
+      for k in acks-deferred deferred-by-guest deferred-sent; do
+        ds="$ds $k=$(xenstore-read "/local/domain/$ddid/data/vsnoop/$k" 2>/dev/null)"
+      done
+      echo "[vsnoop] deferred early ACKs (data/vsnoop/*, R12):$ds"
       grep -E "vSnoop switched|stats" "$GUEST_LOG/guest-vsnoop.log" | tr -d '\r' | tail -8 | sed 's/^/[vsnoop] /'
       xl shutdown -w vsnoop >/dev/null 2>&1 || xl destroy vsnoop ;;
     linux)

@@ -7,12 +7,25 @@ use snoop_sim::stats::median;
 use snoop_sim::{Contention, SimConfig};
 
 fn medians(contention: Contention, size: u64, samples: u64) -> (f64, f64) {
+    medians_with(contention, size, samples, None)
+}
+
+/// `ack_defer_ns`: override the engine's deferred-ACK delay (R12; `None` = the kernel's).
+fn medians_with(
+    contention: Contention,
+    size: u64,
+    samples: u64,
+    ack_defer_ns: Option<u64>,
+) -> (f64, f64) {
     let mut off = Vec::new();
     let mut on = Vec::new();
     for seed in 0..samples {
         for snoop in [false, true] {
             let mut cfg = SimConfig::shared(snoop);
             cfg.contention = contention;
+            if let Some(d) = ack_defer_ns {
+                cfg.engine.ack_defer_ns = d;
+            }
             let r = must(&cfg, size, 1000 + seed);
             if snoop { &mut on } else { &mut off }.push(r.mbps_acked());
         }
@@ -36,13 +49,10 @@ fn snoop_at_least_triples_median_100k_throughput_under_contention() {
     );
 }
 
-/// Without CPU contention vSnoop must not change throughput (median within 2 %).
+/// Without CPU contention vSnoop must not change throughput (median within 2 %), and it never
+/// slows a transfer down. With the kernel's deferred early ACKs (R12, 50 us) a running guest
+/// keeps its own ACK clock: sim-bench gives +1.3 %.
 #[test]
-#[ignore = "not met by the model: on/off = 1.023 (680.1 vs 664.7 Mbit/s, every sample alike). \
-            Early ACKs save the guest's 5 us wake-up in each slow-start round (alone: 1.015) and \
-            ACK every segment where the guest's delayed ACK covers two, which grows a sender \
-            without byte counting (paper-era Linux, smoltcp) faster (alone: 1.006). With the \
-            handshake hold the first round counts too (1.019 before it). docs/simulation.md"]
 fn dedicated_core_on_and_off_within_2_percent() {
     let (off, on) = medians(Contention::Dedicated, 100_000, 50);
     eprintln!("100 KB dedicated core: median off {off:.1} Mbit/s, on {on:.1} Mbit/s");
@@ -50,13 +60,19 @@ fn dedicated_core_on_and_off_within_2_percent() {
         (on - off).abs() <= 0.02 * off,
         "dedicated core: median on {on:.1} vs off {off:.1} Mbit/s differ by more than 2 %"
     );
+    assert!(
+        on >= off,
+        "dedicated core: on {on:.1} slower than off {off:.1} Mbit/s"
+    );
 }
 
-/// Regression guard at the level the model shows today (the 2 % target above is ignored, not
-/// widened): without contention vSnoop never slows a transfer down and gains at most 3 %.
+/// The paper's behaviour (`vsnoop.ack-defer=0`: every early ACK at once) on a dedicated core:
+/// early ACKs save the guest's 5 us wake-up in each slow-start round and ACK every segment
+/// where the guest's delayed ACK covers two (a sender without byte counting grows faster):
+/// +2.3 % in sim-bench, over the 2 % bound above. Guard: never slower, at most 3 % faster.
 #[test]
-fn dedicated_core_on_never_slower_and_at_most_3_percent_faster() {
-    let (off, on) = medians(Contention::Dedicated, 100_000, 50);
+fn dedicated_core_without_deferral_never_slower_and_at_most_3_percent_faster() {
+    let (off, on) = medians_with(Contention::Dedicated, 100_000, 50, Some(0));
     eprintln!("100 KB dedicated core: median off {off:.1} Mbit/s, on {on:.1} Mbit/s");
     assert!(
         on >= off,

@@ -556,11 +556,7 @@ impl Engine {
     /// it into `ack_out` (at least [`crate::ACK_FRAME_MAX`] bytes) and returns the
     /// guest's vif (the ACK goes to the network as if that guest had sent it) and its
     /// length. Call until `None` whenever [`Engine::ack_next_due`] has passed.
-    pub fn poll_deferred_ack(
-        &mut self,
-        now_ns: u64,
-        ack_out: &mut [u8],
-    ) -> Option<(VifId, usize)> {
+    pub fn poll_deferred_ack(&mut self, now_ns: u64, ack_out: &mut [u8]) -> Option<(VifId, usize)> {
         while let Some(p) = self.defer.front_due(now_ns) {
             let sent = Self::send_pending(&mut self.table, &mut self.counters, p, ack_out);
             self.defer.pop();
@@ -596,7 +592,11 @@ impl Engine {
             counters.rx_pass.bump(PassReason::AckBufferTooSmall);
             return None;
         };
-        if !patch_ack(&mut p.frame[..n], p.tcp_off as usize, &flow.pending_ack_fields()) {
+        if !patch_ack(
+            &mut p.frame[..n],
+            p.tcp_off as usize,
+            &flow.pending_ack_fields(),
+        ) {
             return None;
         }
         out.copy_from_slice(&p.frame[..n]);

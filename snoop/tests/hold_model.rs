@@ -80,7 +80,7 @@ struct World {
 }
 
 impl World {
-    fn new(ts: bool, buf: u32, ws: u8, r_isn: u32) -> World {
+    fn new(ts: bool, buf: u32, ws: u8, r_isn: u32, defer: bool) -> World {
         let c = Conn {
             ts,
             ws_guest: Some(ws),
@@ -92,6 +92,8 @@ impl World {
             max_flows: 8,
             hold_bytes: 64 * 1024,
             hold_retry_ns: RETRY,
+            // Half the runs with deferred early ACKs (R12) once the socket is proven.
+            ack_defer_ns: if defer { RETRY / 2 } else { 0 },
             ..Config::default()
         });
         // SYN, SYN-ACK (window 65160, unscaled), third ACK: ESTABLISHING.
@@ -166,9 +168,17 @@ impl World {
         }
         self.ring.push((f, seq, end));
         if let Some(n) = r {
-            let a = parse_ack(&out[..n]);
-            assert!(checksums_ok(&out[..n]));
             assert!(slots >= 8, "early ACK while NO-BUFFER");
+            self.check_early_ack(&out[..n]);
+        }
+    }
+
+    /// An early ACK (at delivery or deferred) as it goes to the sender.
+    fn check_early_ack(&mut self, frame: &[u8]) {
+        let r0 = self.c.r0();
+        {
+            let a = parse_ack(frame);
+            assert!(checksums_ok(frame));
             let acked = a.ack.wrapping_sub(r0) as usize;
             assert!(
                 acked <= self.prefix,
@@ -282,6 +292,11 @@ impl World {
 
     fn tick(&mut self, dt: u64, lose: bool) {
         self.now += dt;
+        let mut out = [0u8; ACK_FRAME_MAX];
+        while let Some((vif, n)) = self.e.poll_deferred_ack(self.now, &mut out) {
+            assert_eq!(vif, self.c.vif);
+            self.check_early_ack(&out[..n]);
+        }
         let mut due = Vec::new();
         self.e.poll_redeliver(self.now, &mut due);
         for (vif, f) in due {
@@ -383,9 +398,10 @@ proptest! {
         buf in 65_160u32..=200_000,
         ws in prop_oneof![Just(0u8), Just(2), Just(7)],
         r_isn in any::<u32>(),
+        defer in any::<bool>(),
         ops in proptest::collection::vec(op(), 1..100),
     ) {
-        let mut w = World::new(ts, buf, ws, r_isn);
+        let mut w = World::new(ts, buf, ws, r_isn, defer);
         for o in &ops {
             w.step(o);
         }
