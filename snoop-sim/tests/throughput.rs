@@ -34,7 +34,7 @@ fn medians_with(
 }
 
 /// The paper's headline: with 3 VMs sharing a core at 60 % load, vSnoop multiplies the median
-/// 100 KB throughput (sender side); the target is at least 3x (sim-bench, 1000 samples: 4.18x).
+/// 100 KB throughput (sender side); the target is at least 3x (sim-bench, 1000 samples: 4.14x).
 #[test]
 fn snoop_at_least_triples_median_100k_throughput_under_contention() {
     assert!(
@@ -51,7 +51,7 @@ fn snoop_at_least_triples_median_100k_throughput_under_contention() {
 
 /// Without CPU contention vSnoop must not change throughput (median within 2 %), and it never
 /// slows a transfer down. With the kernel's deferred early ACKs (R12, 50 us) a running guest
-/// keeps its own ACK clock: sim-bench gives +1.3 %.
+/// keeps its own ACK clock: sim-bench gives +0.5 %.
 #[test]
 fn dedicated_core_on_and_off_within_2_percent() {
     let (off, on) = medians(Contention::Dedicated, 100_000, 50);

@@ -216,6 +216,4 @@ pub struct FlowCounters {
     pub early_acked_bytes: u32,
     /// Guest pure ACKs suppressed.
     pub guest_suppressed: u32,
-    /// Guest segments rewritten (modulo 2^31).
-    pub guest_rewritten: u32,
 }

@@ -10,9 +10,11 @@
 //! the pending ACK is void; otherwise the engine sends it when due, brought up to
 //! date (ACK point, window, timestamps as they are then).
 //!
-//! The delay is constant, so the queue is in due order: a FIFO. An entry only names
-//! its flow; whether it is still wanted is the flow's `ACK_PENDING` bit, so entries of
-//! flows that were carried by the guest or removed are skipped when they come up.
+//! The delay is constant, so the queue is in due order: a FIFO. An entry names its flow
+//! and has an id; the flow records the id of the entry that is to send its pending ACK
+//! (`Flow::defer_tag`). An entry whose ACK a guest segment carried, whose flow is gone,
+//! or whose flow has a later entry by then (a new pending ACK, or a new connection on
+//! the same ports) is skipped when it comes up.
 
 use alloc::collections::VecDeque;
 
@@ -26,6 +28,8 @@ pub(crate) struct Pending {
     pub key: FlowKey,
     /// The flow's table position when queued (a hint: positions move on removal).
     pub pos: u32,
+    /// This entry's id (31 bits; unique among the entries queued).
+    pub id: u32,
     pub len: u8,
     pub tcp_off: u8,
     pub frame: [u8; ACK_FRAME_MAX],
@@ -34,14 +38,20 @@ pub(crate) struct Pending {
 pub(crate) struct DeferQueue {
     q: VecDeque<Pending>,
     cap: usize,
+    /// The delay (every entry is due this long after it was queued).
+    delay_ns: u64,
+    next_id: u32,
 }
 
 impl DeferQueue {
-    /// A queue of at most `cap` entries (allocated as it fills).
-    pub fn new(cap: usize) -> Self {
+    /// A queue of at most `cap` entries (allocated as it fills), each due `delay_ns`
+    /// after it is queued.
+    pub fn new(cap: usize, delay_ns: u64) -> Self {
         DeferQueue {
             q: VecDeque::new(),
             cap,
+            delay_ns,
+            next_id: 0,
         }
     }
 
@@ -49,13 +59,16 @@ impl DeferQueue {
         self.q.len() < self.cap
     }
 
-    /// Appends an entry (the caller checked `has_room` and keeps due times in order)
-    /// and returns it for the caller to write its frame into.
-    pub fn push(&mut self, due_ns: u64, key: FlowKey, pos: usize) -> &mut Pending {
+    /// Appends an entry queued at `now_ns` (the caller checked `has_room`) and returns
+    /// it for the caller to write its frame into.
+    pub fn push(&mut self, now_ns: u64, key: FlowKey, pos: usize) -> &mut Pending {
+        let id = self.next_id;
+        self.next_id = (id + 1) & 0x7fff_ffff;
         self.q.push_back(Pending {
-            due_ns,
+            due_ns: now_ns.saturating_add(self.delay_ns),
             key,
             pos: pos as u32,
+            id,
             len: 0,
             tcp_off: 0,
             frame: [0; ACK_FRAME_MAX],
@@ -74,9 +87,15 @@ impl DeferQueue {
         self.q.front().map(|p| p.due_ns)
     }
 
-    /// The oldest entry if it is due at `now_ns` (it stays queued: see `pop`).
+    /// The oldest entry if it is due at `now_ns` (it stays queued: see `pop`). An entry
+    /// due further away than the delay was queued at a later time than `now_ns`: the
+    /// caller's clock went backwards, and the entry is taken as due rather than left
+    /// blocking the ones behind it.
     pub fn front_due(&mut self, now_ns: u64) -> Option<&mut Pending> {
-        self.q.front_mut().filter(|p| p.due_ns <= now_ns)
+        let horizon = now_ns.saturating_add(self.delay_ns);
+        self.q
+            .front_mut()
+            .filter(|p| p.due_ns <= now_ns || p.due_ns > horizon)
     }
 
     /// Drops the oldest entry.

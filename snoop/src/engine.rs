@@ -4,7 +4,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use crate::ack::{ack_len, ack_tcp_offset, patch_ack, write_ack};
+use crate::ack::{ack_len, ack_tcp_offset, patch_ack, write_ack, ACK_FRAME_MAX};
 use crate::counters::{Counters, PassReason};
 use crate::defer::{DeferQueue, Pending};
 use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState, KeyWords};
@@ -102,11 +102,14 @@ impl Engine {
             epoch_shift,
             last_expire_ns: None,
             hold: Hold::new(cfg.hold_bytes, cfg.hold_retry_ns),
-            defer: DeferQueue::new(if cfg.ack_defer_ns > 0 {
-                cfg.max_flows
-            } else {
-                0
-            }),
+            defer: DeferQueue::new(
+                if cfg.ack_defer_ns > 0 {
+                    cfg.max_flows
+                } else {
+                    0
+                },
+                cfg.ack_defer_ns,
+            ),
             cfg,
         }
     }
@@ -275,8 +278,8 @@ impl Engine {
             {
                 // R12: commit now, send later unless the guest's own segment does.
                 if !flow.ack_pending() {
-                    let due = now_ns.saturating_add(self.cfg.ack_defer_ns);
-                    let p = self.defer.push(due, flow.key, i);
+                    let p = self.defer.push(now_ns, flow.key, i);
+                    let id = p.id;
                     let Some(n) = write_ack(frame, f, &fields, &mut p.frame) else {
                         self.defer.pop_last();
                         flow.ack_point = prev_ack_point;
@@ -285,7 +288,7 @@ impl Engine {
                     };
                     p.len = n as u8;
                     p.tcp_off = ack_tcp_offset(f) as u8;
-                    flow.set_ack_pending(true);
+                    flow.set_pending_entry(id);
                     self.counters.acks_deferred += 1;
                 }
                 flow.add_acked_bytes(newly);
@@ -434,7 +437,6 @@ impl Engine {
             }
             TxOutcome::Rewrite { ack, window } => {
                 rewrite(frame, f, ack, window, csum);
-                flow.bump_rewritten();
                 self.counters.guest_rewritten += 1;
                 GuestVerdict::Forward
             }
@@ -557,8 +559,11 @@ impl Engine {
     /// guest's vif (the ACK goes to the network as if that guest had sent it) and its
     /// length. Call until `None` whenever [`Engine::ack_next_due`] has passed.
     pub fn poll_deferred_ack(&mut self, now_ns: u64, ack_out: &mut [u8]) -> Option<(VifId, usize)> {
+        // Too small a buffer: nothing is taken off the queue (caller's mistake).
+        let ack_out = ack_out.get_mut(..ACK_FRAME_MAX)?;
+        let enabled = self.cfg.enabled;
         while let Some(p) = self.defer.front_due(now_ns) {
-            let sent = Self::send_pending(&mut self.table, &mut self.counters, p, ack_out);
+            let sent = Self::send_pending(&mut self.table, &mut self.counters, enabled, p, ack_out);
             self.defer.pop();
             if sent.is_some() {
                 return sent;
@@ -567,10 +572,12 @@ impl Engine {
         None
     }
 
-    /// One due entry: the early ACK for its flow's committed point, if still wanted.
+    /// One due entry: the early ACK for its flow's committed point, if this entry is
+    /// still the one to send it.
     fn send_pending(
         table: &mut FlowTable,
         counters: &mut Counters,
+        enabled: bool,
         p: &mut Pending,
         ack_out: &mut [u8],
     ) -> Option<(VifId, usize)> {
@@ -582,25 +589,28 @@ impl Engine {
             table.find(&p.key)?
         };
         let flow = table.get_mut(i);
-        // Carried by a guest segment already (or a new flow on the same ports).
-        if !flow.ack_pending() {
+        // Carried by a guest segment already, or a later entry (or one of a new
+        // connection on the same ports) is the one to send it.
+        if flow.pending_entry() != Some(p.id) {
+            return None;
+        }
+        // Switched off (R9): not sent; the flow stays pending, so the guest's next
+        // segment carries the committed point (and nothing is suppressed before).
+        if !enabled || !flow.has(fl::ENABLED) {
             return None;
         }
         let n = p.len as usize;
-        let Some(out) = ack_out.get_mut(..n) else {
-            // Left pending: the guest's next segment carries it.
-            counters.rx_pass.bump(PassReason::AckBufferTooSmall);
-            return None;
-        };
         if !patch_ack(
             &mut p.frame[..n],
             p.tcp_off as usize,
             &flow.pending_ack_fields(),
         ) {
+            // Not expected (the frame was written for this flow); left pending as above.
             return None;
         }
+        let out = ack_out.get_mut(..n)?;
         out.copy_from_slice(&p.frame[..n]);
-        flow.set_ack_pending(false);
+        flow.clear_ack_pending();
         flow.early_acks = flow.early_acks.wrapping_add(1);
         counters.early_acks += 1;
         counters.deferred_sent += 1;

@@ -328,14 +328,14 @@ pub(crate) struct Flow {
     /// Sequence space early-acked, modulo 2^32.
     pub acked: u32,
     pub suppressed: u32,
-    /// Bits 0-30: guest segments rewritten (per-flow counter, modulo 2^31); bit 31:
-    /// [`ACK_PENDING`].
-    pub rewritten_pending: u32,
+    /// Deferred early ACKs (R12): bit 31 is [`ACK_PENDING`]; bits 0-30 name the queue
+    /// entry that is to send it (`defer.rs`), so that no other entry of this key does.
+    pub defer_tag: u32,
 }
 
-/// Bit of [`Flow::rewritten_pending`]: `ack_point` is committed but the sender has not
-/// been sent it yet: a deferred early ACK waits in the engine's queue (`defer.rs`)
-/// and the guest's next ACK-bearing segment carries it instead.
+/// Bit of [`Flow::defer_tag`]: `ack_point` is committed but the sender has not been
+/// sent it yet: a deferred early ACK waits in the engine's queue (`defer.rs`) and the
+/// guest's next ACK-bearing segment carries it instead.
 pub(crate) const ACK_PENDING: u32 = 1 << 31;
 
 impl Flow {
@@ -410,21 +410,22 @@ impl Flow {
     /// A deferred early ACK for `ack_point` is waiting (see [`ACK_PENDING`]).
     #[inline]
     pub fn ack_pending(&self) -> bool {
-        self.rewritten_pending & ACK_PENDING != 0
+        self.defer_tag & ACK_PENDING != 0
     }
+    /// The queue entry that is to send the pending ACK, if one is pending.
     #[inline]
-    pub fn set_ack_pending(&mut self, on: bool) {
-        if on {
-            self.rewritten_pending |= ACK_PENDING;
-        } else {
-            self.rewritten_pending &= !ACK_PENDING;
-        }
+    pub fn pending_entry(&self) -> Option<u32> {
+        self.ack_pending().then_some(self.defer_tag & !ACK_PENDING)
     }
-    /// Counts one rewritten guest segment (modulo 2^31, the pending bit untouched).
+    /// A pending ACK is queued as entry `id` (31 bits).
     #[inline]
-    pub fn bump_rewritten(&mut self) {
-        let r = self.rewritten_pending;
-        self.rewritten_pending = (r & ACK_PENDING) | (r.wrapping_add(1) & !ACK_PENDING);
+    pub fn set_pending_entry(&mut self, id: u32) {
+        self.defer_tag = ACK_PENDING | (id & !ACK_PENDING);
+    }
+    /// The sender got `ack_point` (or the flow's obligations ended).
+    #[inline]
+    pub fn clear_ack_pending(&mut self) {
+        self.defer_tag = 0;
     }
     pub fn add_acked_bytes(&mut self, n: u32) {
         self.acked = self.acked.wrapping_add(n);
@@ -434,7 +435,6 @@ impl Flow {
             early_acks: self.early_acks,
             early_acked_bytes: self.acked,
             guest_suppressed: self.suppressed,
-            guest_rewritten: self.rewritten_pending & !ACK_PENDING,
         }
     }
 }

@@ -196,8 +196,9 @@ impl Flow {
             // by `outstanding_flows`).
             if f.seq == self.rcv_nxt {
                 self.set_flag(fl::RST_SEEN, true);
-                // The sender's connection is gone: a deferred ACK would only draw an RST.
-                self.set_ack_pending(false);
+                // A pending ACK stays: the guest may not take this RST (its RCV.NXT
+                // can differ from ours), and the sender must get the committed point
+                // before anything at it is suppressed.
             }
             self.goto(FlowState::Closing, c);
             return RxOutcome::Pass(PassReason::ControlFlag);
@@ -611,7 +612,7 @@ impl Flow {
             // R12: a deferred early ACK is waiting and the sender has not seen
             // `ack_point` yet: this segment carries it instead (nothing is suppressed,
             // since for the sender nothing would be a duplicate).
-            self.set_ack_pending(false);
+            self.clear_ack_pending();
             c.deferred_by_guest += 1;
             outcome = match outcome {
                 TxOutcome::Forward if seq::ge(a, self.ack_point) => TxOutcome::Forward,

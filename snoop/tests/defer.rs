@@ -182,18 +182,18 @@ fn the_sent_ack_is_brought_up_to_date() {
 }
 
 #[test]
-fn an_rst_or_a_vif_reset_voids_the_pending_ack() {
+fn a_vif_reset_or_a_guest_rst_voids_the_pending_ack() {
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
-    let rst = c.remote_seg_full(s + 100, 0, RST, 0, None, false, &[]);
-    deliver_at(&mut e, &c, &rst, 2_000);
-    assert!(poll(&mut e, 1_000 + T).is_empty(), "sender reset: no ACK");
-
     let (mut e, s) = setup(&c, T);
     deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
     e.on_vif_reset(c.vif);
     assert!(poll(&mut e, 1_000 + T).is_empty(), "flow gone: no ACK");
+
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let grst = c.guest_seg_full(c.g0(), s + 100, RST | ACK, 0, None, false, &[], &[]);
+    from_guest(&mut e, &c, grst, 2_000);
+    assert!(poll(&mut e, 1_000 + T).is_empty(), "guest reset: no ACK");
 }
 
 #[test]
@@ -278,4 +278,131 @@ fn a_full_queue_falls_back_to_an_immediate_ack() {
     // The stale entries come up and are skipped.
     assert!(poll(&mut e, 2_000 + T).is_empty());
     assert_eq!(e.deferred_len(), 0);
+}
+
+// The cases below came from a review of R12; each failed on the first version.
+
+#[test]
+fn an_entry_whose_ack_the_guest_carried_never_sends_a_later_pending_ack() {
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    assert_eq!(
+        deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000),
+        None
+    );
+    let (v, _) = from_guest(&mut e, &c, c.gack(s + 100, 1000, 52), 5_000);
+    assert_eq!(v, GuestVerdict::Forward);
+    // New data while the first entry (void now) is still queued.
+    assert_eq!(
+        deliver_at(&mut e, &c, &c.data(s + 100, 201, &[2; 100]), 45_000),
+        None
+    );
+    assert!(
+        poll(&mut e, 1_000 + T).is_empty(),
+        "not before its own due time"
+    );
+    let acks = poll(&mut e, 45_000 + T);
+    assert_eq!(acks.len(), 1);
+    assert_eq!(parse_ack(&acks[0].1).ack, s + 200);
+    assert_eq!(e.counters().deferred_sent, 1);
+    assert_eq!(e.counters().deferred_by_guest, 1);
+}
+
+#[test]
+fn a_sender_rst_the_guest_may_ignore_does_not_void_the_pending_ack() {
+    // In UNEXPECTED-SEQ the engine's rcv_nxt is the end of a run after a gap, not the
+    // guest's RCV.NXT: an RST there may be answered with a challenge ACK, which must
+    // not be suppressed as a duplicate of an ACK the sender never got.
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    e.on_not_delivered(c.vif, &c.data(s + 100, 201, &[1; 100]), 2_000);
+    deliver_at(&mut e, &c, &c.data(s + 200, 202, &[1; 100]), 3_000);
+    let rst = c.remote_seg_full(s + 300, 0, RST, 0, None, false, &[]);
+    deliver_at(&mut e, &c, &rst, 4_000);
+    let acks = poll(&mut e, 1_000 + T);
+    assert_eq!(acks.len(), 1, "the sender gets the committed point");
+    assert_eq!(parse_ack(&acks[0].1).ack, s + 100);
+
+    // Or, if the guest speaks first, its segment carries it.
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let rst = c.remote_seg_full(s + 100, 0, RST, 0, None, false, &[]);
+    deliver_at(&mut e, &c, &rst, 2_000);
+    let (v, out) = from_guest(&mut e, &c, c.gack(s, 1000, 52), 3_000);
+    assert_eq!(v, GuestVerdict::Forward);
+    assert_eq!(parse_ack(&out).ack, s + 100);
+    assert!(poll(&mut e, 1_000 + T).is_empty());
+}
+
+#[test]
+fn a_short_buffer_takes_nothing_off_the_queue() {
+    let c = Conn::v4();
+    let (mut e, s) = setup(&c, T);
+    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let mut small = [0u8; 10];
+    assert!(e.poll_deferred_ack(1_000 + T, &mut small).is_none());
+    assert_eq!(e.deferred_len(), 1);
+    let acks = poll(&mut e, 1_000 + T);
+    assert_eq!(acks.len(), 1);
+    assert_eq!(parse_ack(&acks[0].1).ack, s + 100);
+}
+
+#[test]
+fn switched_off_no_deferred_ack_is_sent_and_the_guest_carries_it() {
+    let c = Conn::v4();
+    for global in [true, false] {
+        let (mut e, s) = setup(&c, T);
+        deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+        if global {
+            e.set_enabled(false);
+        } else {
+            assert!(e.set_flow_enabled(&c.key(), false));
+        }
+        assert!(
+            poll(&mut e, 1_000 + T).is_empty(),
+            "early ACK sent while off"
+        );
+        // The guest's duplicate of its previous ACK is not suppressed: it carries the
+        // committed point to the sender.
+        let (v, out) = from_guest(&mut e, &c, c.gack(s, 1000, 52), 100_000);
+        assert_eq!(v, GuestVerdict::Forward);
+        assert_eq!(parse_ack(&out).ack, s + 100);
+        assert_eq!(
+            e.outstanding_flows(),
+            1,
+            "the guest has not acknowledged it yet"
+        );
+        let (v, _) = from_guest(&mut e, &c, c.gack(s + 100, 1000, 53), 110_000);
+        assert_eq!(v, GuestVerdict::Forward);
+        assert_eq!(e.outstanding_flows(), 0);
+    }
+}
+
+#[test]
+fn a_clock_that_goes_backwards_delays_but_never_blocks() {
+    let a = Conn::v4();
+    let b = Conn {
+        rport: 40001,
+        ..Conn::v4()
+    };
+    let mut e = engine(T);
+    a.establish(&mut e, 1000);
+    b.establish(&mut e, 1000);
+    let s = a.r0();
+    deliver_at(&mut e, &a, &a.data(s, 200, &[1; 100]), 100_000); // due 150 us
+    deliver_at(&mut e, &b, &b.data(s, 200, &[1; 100]), 90_000); // due 140 us, queued behind
+    assert_eq!(
+        poll(&mut e, 150_000).len(),
+        2,
+        "both by the first one's due time"
+    );
+
+    // A bogus far-future time does not hold back what is queued after it.
+    let (mut e, s) = setup(&a, T);
+    let c2 = b.clone();
+    c2.establish(&mut e, 1000);
+    deliver_at(&mut e, &a, &a.data(s, 200, &[1; 100]), u64::MAX / 2);
+    deliver_at(&mut e, &c2, &c2.data(s, 200, &[1; 100]), 1_000);
+    assert_eq!(poll(&mut e, 1_000 + T).len(), 2);
 }
