@@ -78,6 +78,19 @@ fn work_done(uplink: &Option<Uplink>, hv: &KernelHv) -> (u64, u64, u64) {
     (rx, tx, hv.copies)
 }
 
+/// An early ACK of `vif`'s guest enters the batch's coalescer, to be switched like a
+/// frame that guest sent.
+fn push_early_ack(acks_out: &mut AckCoalescer<Frame>, vif: u16, ack: &[u8]) {
+    acks_out.push(
+        ack,
+        Frame {
+            src: PortId::Vif(vif),
+            data: ack.to_vec(),
+            csum_ok: true,
+        },
+    );
+}
+
 /// What `xl shutdown`/`xl reboot` asked for through `control/shutdown`.
 fn shutdown_request() -> Option<u32> {
     match xs::with(|x| x.read_string(Tx::NONE, "control/shutdown"))
@@ -314,14 +327,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
                         now,
                         &mut ack,
                     ) {
-                        acks_out.push(
-                            &ack[..n],
-                            Frame {
-                                src: PortId::Vif(vif),
-                                data: ack[..n].to_vec(),
-                                csum_ok: true,
-                            },
-                        );
+                        push_early_ack(&mut acks_out, vif, &ack[..n]);
                         acks += 1;
                     }
                 }
@@ -332,14 +338,7 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         }
         // Deferred early ACKs whose guest did not answer in time (R12).
         while let Some((vif, n)) = engine.poll_deferred_ack(now, &mut ack) {
-            acks_out.push(
-                &ack[..n],
-                Frame {
-                    src: PortId::Vif(vif),
-                    data: ack[..n].to_vec(),
-                    csum_ok: true,
-                },
-            );
+            push_early_ack(&mut acks_out, vif, &ack[..n]);
             acks += 1;
         }
         // Only the newest early ACK per flow of this batch goes out (ACKs are cumulative).

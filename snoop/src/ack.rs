@@ -217,39 +217,52 @@ mod tests {
     use super::*;
     use crate::wire::{map_v4, parse_seg, parse_tcp_frame, SegmentSpec};
 
+    /// A data frame from 1.2.3.4:1000 (or 2020::) to port 80, written into `buf`;
+    /// returns its length.
+    fn data_frame(
+        ip: IpVersion,
+        vlan: Option<u16>,
+        tos: u8,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> usize {
+        let (src, dst) = match ip {
+            IpVersion::V4 => (map_v4([1, 2, 3, 4]), map_v4([5, 6, 7, 8])),
+            IpVersion::V6 => ([0x20; 16], [0x21; 16]),
+        };
+        SegmentSpec {
+            eth_src: [2, 0, 0, 0, 0, 1],
+            eth_dst: [2, 0, 0, 0, 0, 2],
+            vlan_tci: vlan,
+            ip,
+            src,
+            dst,
+            tos,
+            src_port: 1000,
+            dst_port: 80,
+            seq: 500,
+            ack: 900,
+            flags: TcpFlags::ACK,
+            window: 100,
+            mss: None,
+            wscale: None,
+            sack_permitted: false,
+            timestamps: Some((1, 2)),
+            sack: &[],
+            payload,
+        }
+        .write(buf)
+        .unwrap()
+    }
+
     /// A patched ACK is byte-identical to one written with the new fields.
     #[test]
     fn patch_equals_a_fresh_write() {
         for ip in [IpVersion::V4, IpVersion::V6] {
             for vlan in [None, Some(0x3005)] {
                 for ts in [None, Some((11u32, 22u32))] {
-                    let (src, dst) = match ip {
-                        IpVersion::V4 => (map_v4([1, 2, 3, 4]), map_v4([5, 6, 7, 8])),
-                        IpVersion::V6 => ([0x20; 16], [0x21; 16]),
-                    };
-                    let data = SegmentSpec {
-                        eth_src: [2, 0, 0, 0, 0, 1],
-                        eth_dst: [2, 0, 0, 0, 0, 2],
-                        vlan_tci: vlan,
-                        ip,
-                        src,
-                        dst,
-                        tos: 0,
-                        src_port: 1000,
-                        dst_port: 80,
-                        seq: 500,
-                        ack: 900,
-                        flags: TcpFlags::ACK,
-                        window: 100,
-                        mss: None,
-                        wscale: None,
-                        sack_permitted: false,
-                        timestamps: Some((1, 2)),
-                        sack: &[],
-                        payload: &[7; 10],
-                    };
                     let mut buf = [0u8; 300];
-                    let n = data.write(&mut buf).unwrap();
+                    let n = data_frame(ip, vlan, 0, &[7; 10], &mut buf);
                     let ds = parse_seg(&buf[..n]).unwrap();
                     let a = AckFields {
                         seq: 900,
@@ -289,33 +302,8 @@ mod tests {
         for ip in [IpVersion::V4, IpVersion::V6] {
             for vlan in [None, Some(0x3005)] {
                 for ts in [None, Some((11, 22))] {
-                    let (src, dst) = match ip {
-                        IpVersion::V4 => (map_v4([1, 2, 3, 4]), map_v4([5, 6, 7, 8])),
-                        IpVersion::V6 => ([0x20; 16], [0x21; 16]),
-                    };
-                    let data = SegmentSpec {
-                        eth_src: [2, 0, 0, 0, 0, 1],
-                        eth_dst: [2, 0, 0, 0, 0, 2],
-                        vlan_tci: vlan,
-                        ip,
-                        src,
-                        dst,
-                        tos: 0xb9,
-                        src_port: 1000,
-                        dst_port: 80,
-                        seq: 500,
-                        ack: 900,
-                        flags: TcpFlags::ACK,
-                        window: 100,
-                        mss: None,
-                        wscale: None,
-                        sack_permitted: false,
-                        timestamps: Some((1, 2)),
-                        sack: &[],
-                        payload: &[7; 100],
-                    };
                     let mut buf = [0u8; 300];
-                    let n = data.write(&mut buf).unwrap();
+                    let n = data_frame(ip, vlan, 0xb9, &[7; 100], &mut buf);
                     let df = parse_tcp_frame(&buf[..n]).unwrap();
                     let mut out = [0xeeu8; ACK_FRAME_MAX];
                     let a = AckFields {

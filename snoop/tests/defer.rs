@@ -44,6 +44,26 @@ fn setup(c: &Conn, defer: u64) -> (Engine, u32) {
     (e, c.r0())
 }
 
+/// An established flow with 100 bytes from its first data byte `s` delivered at 1 us:
+/// a deferred ACK of s + 100 is pending, due at 1 us + T.
+fn one_pending(c: &Conn) -> (Engine, u32) {
+    let (mut e, s) = setup(c, T);
+    assert_eq!(
+        deliver_at(&mut e, c, &c.data(s, 200, &[1; 100]), 1_000),
+        None
+    );
+    (e, s)
+}
+
+/// The guest repeats its handshake ACK (ack s, same window): it is forwarded carrying
+/// the pending s + 100, and nothing is sent when that was due.
+fn guest_duplicate_carries_it(e: &mut Engine, c: &Conn, s: u32, now: u64) {
+    let (v, out) = from_guest(e, c, c.gack(s, 1000, 52), now);
+    assert_eq!(v, GuestVerdict::Forward);
+    assert_eq!(parse_ack(&out).ack, s + 100);
+    assert!(poll(e, 1_000 + T).is_empty());
+}
+
 #[test]
 fn nothing_is_sent_at_delivery_and_one_ack_covers_everything_when_due() {
     for c in [Conn::v4(), Conn::v6()] {
@@ -85,8 +105,7 @@ fn nothing_is_sent_at_delivery_and_one_ack_covers_everything_when_due() {
 #[test]
 fn a_guest_ack_in_time_passes_untouched_and_nothing_is_sent() {
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     let ga = c.gack(s + 100, 1000, 52);
     let (v, out) = from_guest(&mut e, &c, ga.clone(), 5_000);
     assert_eq!(v, GuestVerdict::Forward);
@@ -101,8 +120,7 @@ fn a_guest_ack_in_time_passes_untouched_and_nothing_is_sent() {
 #[test]
 fn a_partial_guest_ack_is_rewritten_up_to_the_committed_point() {
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     deliver_at(&mut e, &c, &c.data(s + 100, 201, &[1; 100]), 2_000);
     // The guest acknowledges the first segment only (pure ACK, same window): without a
     // pending ACK this would be suppressed as a duplicate; here the sender has not seen
@@ -125,20 +143,15 @@ fn a_partial_guest_ack_is_rewritten_up_to_the_committed_point() {
 #[test]
 fn a_guest_duplicate_with_a_pending_ack_is_never_suppressed() {
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     // The guest's duplicate of its handshake ACK (ack r0, same window).
-    let (v, out) = from_guest(&mut e, &c, c.gack(s, 1000, 52), 2_000);
-    assert_eq!(v, GuestVerdict::Forward);
-    assert_eq!(parse_ack(&out).ack, s + 100);
-    assert!(poll(&mut e, 1_000 + T).is_empty());
+    guest_duplicate_carries_it(&mut e, &c, s, 2_000);
 }
 
 #[test]
 fn guest_data_carries_the_pending_ack() {
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     let seg = c.guest_seg_full(
         c.g0(),
         s,
@@ -161,8 +174,7 @@ fn guest_data_carries_the_pending_ack() {
 #[test]
 fn the_sent_ack_is_brought_up_to_date() {
     let c = Conn::v6();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     // A second round: the entry's frame is written at the first delivery and must go
     // out with the ACK point as it is when due.
     let a1 = poll(&mut e, 1_000 + T);
@@ -184,13 +196,11 @@ fn the_sent_ack_is_brought_up_to_date() {
 #[test]
 fn a_vif_reset_or_a_guest_rst_voids_the_pending_ack() {
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, _) = one_pending(&c);
     e.on_vif_reset(c.vif);
     assert!(poll(&mut e, 1_000 + T).is_empty(), "flow gone: no ACK");
 
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     let grst = c.guest_seg_full(c.g0(), s + 100, RST | ACK, 0, None, false, &[], &[]);
     from_guest(&mut e, &c, grst, 2_000);
     assert!(poll(&mut e, 1_000 + T).is_empty(), "guest reset: no ACK");
@@ -199,8 +209,7 @@ fn a_vif_reset_or_a_guest_rst_voids_the_pending_ack() {
 #[test]
 fn a_new_connection_on_the_same_ports_is_not_acked_by_the_old_entry() {
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     // The guest resets; the same 4-tuple connects again at once.
     let grst = c.guest_seg_full(c.g0(), s + 100, RST | ACK, 0, None, false, &[], &[]);
     from_guest(&mut e, &c, grst, 2_000);
@@ -213,8 +222,7 @@ fn a_new_connection_on_the_same_ports_is_not_acked_by_the_old_entry() {
 fn data_that_may_not_be_early_acked_never_joins_a_pending_ack() {
     // ECN-CE data after a pending ACK: the pending ACK covers only what came before.
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     let mut ce = c.data(s + 100, 201, &[1; 100]);
     ce[15] |= 3; // IPv4 TOS byte: ECN = CE (the checksum is fixed below)
     ce[24] = 0;
@@ -228,8 +236,7 @@ fn data_that_may_not_be_early_acked_never_joins_a_pending_ack() {
     assert_eq!(parse_ack(&acks[0].1).ack, s + 100);
 
     // A full RX ring after the pending ACK: the same.
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     let mut out = [0u8; ACK_FRAME_MAX];
     e.on_delivered_to_guest(c.vif, &c.data(s + 100, 201, &[1; 100]), 2, 2_000, &mut out);
     let acks = poll(&mut e, 1_000 + T);
@@ -314,8 +321,7 @@ fn a_sender_rst_the_guest_may_ignore_does_not_void_the_pending_ack() {
     // guest's RCV.NXT: an RST there may be answered with a challenge ACK, which must
     // not be suppressed as a duplicate of an ACK the sender never got.
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     e.on_not_delivered(c.vif, &c.data(s + 100, 201, &[1; 100]), 2_000);
     deliver_at(&mut e, &c, &c.data(s + 200, 202, &[1; 100]), 3_000);
     let rst = c.remote_seg_full(s + 300, 0, RST, 0, None, false, &[]);
@@ -325,21 +331,16 @@ fn a_sender_rst_the_guest_may_ignore_does_not_void_the_pending_ack() {
     assert_eq!(parse_ack(&acks[0].1).ack, s + 100);
 
     // Or, if the guest speaks first, its segment carries it.
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     let rst = c.remote_seg_full(s + 100, 0, RST, 0, None, false, &[]);
     deliver_at(&mut e, &c, &rst, 2_000);
-    let (v, out) = from_guest(&mut e, &c, c.gack(s, 1000, 52), 3_000);
-    assert_eq!(v, GuestVerdict::Forward);
-    assert_eq!(parse_ack(&out).ack, s + 100);
-    assert!(poll(&mut e, 1_000 + T).is_empty());
+    guest_duplicate_carries_it(&mut e, &c, s, 3_000);
 }
 
 #[test]
 fn a_short_buffer_takes_nothing_off_the_queue() {
     let c = Conn::v4();
-    let (mut e, s) = setup(&c, T);
-    deliver_at(&mut e, &c, &c.data(s, 200, &[1; 100]), 1_000);
+    let (mut e, s) = one_pending(&c);
     let mut small = [0u8; 10];
     assert!(e.poll_deferred_ack(1_000 + T, &mut small).is_none());
     assert_eq!(e.deferred_len(), 1);
