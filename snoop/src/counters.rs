@@ -143,7 +143,8 @@ pub struct Counters {
     pub rx_not_delivered: u64,
     /// Early ACKs written.
     pub early_acks: u64,
-    /// Sequence space newly acknowledged by early ACKs.
+    /// Sequence space newly acknowledged by early ACKs (with deferred early ACKs,
+    /// R12: committed for one, whether vSnoop or the guest's segment then sent it).
     pub early_acked_bytes: u64,
     /// Frames from the network that got no early ACK, by reason.
     pub rx_pass: PassCounters,
@@ -187,8 +188,9 @@ pub struct Counters {
     /// Early ACKs deferred (`Config::ack_defer_ns`): a pending ACK was queued. Later
     /// in-order data of the same flow joins the pending ACK instead.
     pub acks_deferred: u64,
-    /// Pending ACKs the guest's own segment carried before they were due (forwarded
-    /// or rewritten up to vSnoop's ACK point): vSnoop stepped aside.
+    /// Pending ACKs the guest's own segment carried (forwarded or rewritten up to
+    /// vSnoop's ACK point), nearly always before they were due (also after one came
+    /// due while vSnoop was switched off): vSnoop stepped aside.
     pub deferred_by_guest: u64,
     /// Pending ACKs sent when due (counted in `early_acks` too).
     pub deferred_sent: u64,

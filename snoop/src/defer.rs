@@ -19,7 +19,7 @@
 use alloc::collections::VecDeque;
 
 use crate::ack::ACK_FRAME_MAX;
-use crate::flow::FlowKey;
+use crate::flow::{FlowKey, UNQUEUED};
 
 /// One pending early ACK: the frame as written when it was queued (its addressing
 /// does not change; the fields are patched when it is sent).
@@ -63,7 +63,8 @@ impl DeferQueue {
     /// it for the caller to write its frame into.
     pub fn push(&mut self, now_ns: u64, key: FlowKey, pos: usize) -> &mut Pending {
         let id = self.next_id;
-        self.next_id = (id + 1) & 0x7fff_ffff;
+        // 31-bit ids, `UNQUEUED` never issued.
+        self.next_id = if id + 1 >= UNQUEUED { 0 } else { id + 1 };
         self.q.push_back(Pending {
             due_ns: now_ns.saturating_add(self.delay_ns),
             key,
@@ -88,11 +89,12 @@ impl DeferQueue {
     }
 
     /// The oldest entry if it is due at `now_ns` (it stays queued: see `pop`). An entry
-    /// due further away than the delay was queued at a later time than `now_ns`: the
-    /// caller's clock went backwards, and the entry is taken as due rather than left
-    /// blocking the ones behind it.
+    /// due more than twice the delay ahead was queued at a time later than `now_ns` by
+    /// more than the delay: the caller's clock went backwards that far, and the entry is
+    /// taken as due rather than left blocking the ones behind it (smaller steps back
+    /// only delay the entries behind by as much).
     pub fn front_due(&mut self, now_ns: u64) -> Option<&mut Pending> {
-        let horizon = now_ns.saturating_add(self.delay_ns);
+        let horizon = now_ns.saturating_add(self.delay_ns.saturating_mul(2));
         self.q
             .front_mut()
             .filter(|p| p.due_ns <= now_ns || p.due_ns > horizon)

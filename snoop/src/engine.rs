@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use crate::ack::{ack_len, ack_tcp_offset, patch_ack, write_ack, ACK_FRAME_MAX};
 use crate::counters::{Counters, PassReason};
 use crate::defer::{DeferQueue, Pending};
-use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState, KeyWords};
+use crate::flow::{fl, Flow, FlowInfo, FlowKey, FlowState, KeyWords, UNQUEUED};
 use crate::hold::Hold;
 use crate::machine::{CsumCheck, HoldRoom, RxEnv, RxOutcome, TxOutcome};
 use crate::table::FlowTable;
@@ -274,10 +274,10 @@ impl Engine {
                 hold,
             } if !hold
                 && self.cfg.ack_defer_ns > 0
-                && (flow.ack_pending() || self.defer.has_room()) =>
+                && (flow.pending_queued() || self.defer.has_room()) =>
             {
                 // R12: commit now, send later unless the guest's own segment does.
-                if !flow.ack_pending() {
+                if !flow.pending_queued() {
                     let p = self.defer.push(now_ns, flow.key, i);
                     let id = p.id;
                     let Some(n) = write_ack(frame, f, &fields, &mut p.frame) else {
@@ -302,6 +302,8 @@ impl Engine {
                 hold,
             } => match write_ack(frame, f, &fields, ack_out) {
                 Some(n) => {
+                    // The sender gets `ack_point` now (a full deferral queue).
+                    flow.clear_ack_pending();
                     if hold {
                         let end = f.seq.wrapping_add(f.payload_len());
                         self.hold.push(&flow.key, f.seq, end, frame, now_ns);
@@ -594,18 +596,20 @@ impl Engine {
         if flow.pending_entry() != Some(p.id) {
             return None;
         }
-        // Switched off (R9): not sent; the flow stays pending, so the guest's next
-        // segment carries the committed point (and nothing is suppressed before).
-        if !enabled || !flow.has(fl::ENABLED) {
-            return None;
-        }
+        // Switched off (R9): not sent. The flow stays pending, so the guest's next
+        // segment carries the committed point (nothing is suppressed before), and
+        // unqueued, so that its next early ACK once switched on queues a new entry.
         let n = p.len as usize;
-        if !patch_ack(
-            &mut p.frame[..n],
-            p.tcp_off as usize,
-            &flow.pending_ack_fields(),
-        ) {
-            // Not expected (the frame was written for this flow); left pending as above.
+        if !enabled
+            || !flow.has(fl::ENABLED)
+            || !patch_ack(
+                &mut p.frame[..n],
+                p.tcp_off as usize,
+                &flow.pending_ack_fields(),
+            )
+        {
+            // (A patch fails only if the frame was not written for this flow.)
+            flow.set_pending_entry(UNQUEUED);
             return None;
         }
         let out = ack_out.get_mut(..n)?;

@@ -338,6 +338,11 @@ pub(crate) struct Flow {
 /// guest's next ACK-bearing segment carries it instead.
 pub(crate) const ACK_PENDING: u32 = 1 << 31;
 
+/// Entry id of a pending ACK that no queue entry will send (its entry came up while
+/// vSnoop was switched off): the flow's next early ACK queues a new entry. Never issued
+/// to an entry (`DeferQueue::push`).
+pub(crate) const UNQUEUED: u32 = !ACK_PENDING;
+
 impl Flow {
     #[inline]
     pub fn is_free(&self) -> bool {
@@ -421,6 +426,11 @@ impl Flow {
     #[inline]
     pub fn set_pending_entry(&mut self, id: u32) {
         self.defer_tag = ACK_PENDING | (id & !ACK_PENDING);
+    }
+    /// A pending ACK waits for a queue entry of its own (see [`UNQUEUED`]).
+    #[inline]
+    pub fn pending_queued(&self) -> bool {
+        self.ack_pending() && self.defer_tag & !ACK_PENDING != UNQUEUED
     }
     /// The sender got `ack_point` (or the flow's obligations ended).
     #[inline]

@@ -10,7 +10,9 @@
 //!   delivered data, which a closed socket may discard: from then on nothing is
 //!   early-acked, so the claim is never relied on;
 //! - the sender last saw, with ACK `ack_point`, the window
-//!   `window_field(guest_right(), ack_point, wscale)`.
+//!   `window_field(guest_right(), ack_point, wscale)`; except while a deferred early
+//!   ACK is pending (R12, `Flow::ack_pending`): then `ack_point` is committed but not
+//!   sent, and no guest segment is suppressed until the sender has it.
 
 use crate::ack::AckFields;
 use crate::counters::{Counters, PassReason};

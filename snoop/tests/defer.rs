@@ -407,3 +407,88 @@ fn a_clock_that_goes_backwards_delays_but_never_blocks() {
     deliver_at(&mut e, &c2, &c2.data(s, 200, &[1; 100]), 1_000);
     assert_eq!(poll(&mut e, 1_000 + T).len(), 2);
 }
+
+// From the second review.
+
+#[test]
+fn switching_back_on_resumes_deferred_early_acks() {
+    let c = Conn::v4();
+    for global in [true, false] {
+        let (mut e, s) = one_pending(&c);
+        let set = |e: &mut Engine, on: bool| {
+            if global {
+                e.set_enabled(on);
+            } else {
+                assert!(e.set_flow_enabled(&c.key(), on));
+            }
+        };
+        set(&mut e, false);
+        assert!(poll(&mut e, 1_000 + T).is_empty(), "off: nothing sent");
+        set(&mut e, true);
+        // The guest is not running: its data keeps arriving, vSnoop must ACK it again.
+        assert_eq!(
+            deliver_at(&mut e, &c, &c.data(s + 100, 300, &[2; 100]), 100_000),
+            None
+        );
+        let acks = poll(&mut e, 100_000 + T);
+        assert_eq!(
+            acks.len(),
+            1,
+            "global={global}: no early ACK after switching on"
+        );
+        assert_eq!(parse_ack(&acks[0].1).ack, s + 200);
+        assert!(!e.flow_info(&c.key()).unwrap().ack_pending);
+    }
+}
+
+#[test]
+fn a_little_clock_jitter_keeps_the_delay() {
+    let c = Conn::v4();
+    let (mut e, _) = one_pending(&c);
+    assert!(
+        poll(&mut e, 999).is_empty(),
+        "1 ns back is not a clock reset"
+    );
+    assert!(poll(&mut e, 1_000 + T - 1).is_empty());
+    assert_eq!(poll(&mut e, 1_000 + T).len(), 1);
+}
+
+#[test]
+fn a_full_queue_sends_at_once_and_ends_an_unqueued_pending_ack() {
+    // Flow a's pending ACK came due while switched off (pending, unqueued); then the
+    // queue is full of flow b's entries: a's next early ACK goes out at once, which gives
+    // the sender a's committed point, so a is no longer pending.
+    let a = Conn::v4();
+    let b = Conn {
+        rport: 40001,
+        ..Conn::v4()
+    };
+    let mut e = Engine::new(Config {
+        max_flows: 2,
+        ack_defer_ns: T,
+        ..Config::default()
+    });
+    a.establish(&mut e, 1000);
+    b.establish(&mut e, 1000);
+    let s = a.r0();
+    assert_eq!(
+        deliver_at(&mut e, &a, &a.data(s, 200, &[1; 100]), 1_000),
+        None
+    );
+    e.set_enabled(false);
+    assert!(poll(&mut e, 1_000 + T).is_empty());
+    e.set_enabled(true);
+    assert!(e.flow_info(&a.key()).unwrap().ack_pending);
+    // Two entries of b (the first one carried by b's guest): the queue is full.
+    deliver_at(&mut e, &b, &b.data(s, 200, &[1; 10]), 100_000);
+    from_guest(&mut e, &b, b.gack(s + 10, 1000, 52), 100_001);
+    deliver_at(&mut e, &b, &b.data(s + 10, 201, &[1; 10]), 100_002);
+    assert_eq!(e.deferred_len(), 2);
+    let ack = deliver_at(&mut e, &a, &a.data(s + 100, 201, &[1; 100]), 100_003)
+        .expect("queue full: at once");
+    assert_eq!(parse_ack(&ack).ack, s + 200);
+    assert!(!e.flow_info(&a.key()).unwrap().ack_pending);
+    // a's guest now repeats its old ACK: a duplicate for the sender, suppressed.
+    let (v, _) = from_guest(&mut e, &a, a.gack(s + 100, 975, 52), 100_004);
+    assert_eq!(v, GuestVerdict::Suppress);
+}
