@@ -89,8 +89,9 @@ impl Engine {
     pub const FLOW_ENTRY_BYTES: usize = core::mem::size_of::<Flow>();
 
     /// Creates an engine; allocates the flow table (`max_flows * 3 / 2 + 1` entries
-    /// of [`Engine::FLOW_ENTRY_BYTES`]) and an 8 KiB per-vif bitmap. Nothing is
-    /// allocated afterwards.
+    /// of [`Engine::FLOW_ENTRY_BYTES`]) and an 8 KiB per-vif bitmap. Afterwards only
+    /// the handshake hold (within `hold_bytes`) and the deferred-ACK queue (at most
+    /// `max_flows` entries of about 150 bytes) allocate, as they fill.
     pub fn new(cfg: Config) -> Self {
         let table = FlowTable::new(cfg.max_flows, cfg.hash_seed);
         let half = (cfg.idle_timeout_ns / 2).max(1);
