@@ -64,6 +64,24 @@ fn guest_duplicate_carries_it(e: &mut Engine, c: &Conn, s: u32, now: u64) {
     assert!(poll(e, 1_000 + T).is_empty());
 }
 
+/// Two established flows (remote ports 40000 and 40001) in an engine of `max_flows`
+/// (the deferral queue holds as many entries).
+fn two_flows(max_flows: usize) -> (Conn, Conn, Engine) {
+    let a = Conn::v4();
+    let b = Conn {
+        rport: 40001,
+        ..Conn::v4()
+    };
+    let mut e = Engine::new(Config {
+        max_flows,
+        ack_defer_ns: T,
+        ..Config::default()
+    });
+    a.establish(&mut e, 1000);
+    b.establish(&mut e, 1000);
+    (a, b, e)
+}
+
 #[test]
 fn nothing_is_sent_at_delivery_and_one_ack_covers_everything_when_due() {
     for c in [Conn::v4(), Conn::v6()] {
@@ -382,14 +400,7 @@ fn switched_off_no_deferred_ack_is_sent_and_the_guest_carries_it() {
 
 #[test]
 fn a_clock_that_goes_backwards_delays_but_never_blocks() {
-    let a = Conn::v4();
-    let b = Conn {
-        rport: 40001,
-        ..Conn::v4()
-    };
-    let mut e = engine(T);
-    a.establish(&mut e, 1000);
-    b.establish(&mut e, 1000);
+    let (a, b, mut e) = two_flows(64);
     let s = a.r0();
     deliver_at(&mut e, &a, &a.data(s, 200, &[1; 100]), 100_000); // due 150 us
     deliver_at(&mut e, &b, &b.data(s, 200, &[1; 100]), 90_000); // due 140 us, queued behind
@@ -458,18 +469,7 @@ fn a_full_queue_sends_at_once_and_ends_an_unqueued_pending_ack() {
     // Flow a's pending ACK came due while switched off (pending, unqueued); then the
     // queue is full of flow b's entries: a's next early ACK goes out at once, which gives
     // the sender a's committed point, so a is no longer pending.
-    let a = Conn::v4();
-    let b = Conn {
-        rport: 40001,
-        ..Conn::v4()
-    };
-    let mut e = Engine::new(Config {
-        max_flows: 2,
-        ack_defer_ns: T,
-        ..Config::default()
-    });
-    a.establish(&mut e, 1000);
-    b.establish(&mut e, 1000);
+    let (a, b, mut e) = two_flows(2);
     let s = a.r0();
     assert_eq!(
         deliver_at(&mut e, &a, &a.data(s, 200, &[1; 100]), 1_000),
