@@ -15,7 +15,7 @@ use xen::hypercall;
 use crate::hv::KernelHv;
 use crate::nic::{self, NicMode, Uplink, UPLINK_PORT};
 use crate::snoop_status::SnoopStatus;
-use crate::{console, events, time, xs};
+use crate::{console, events, heap, time, xs};
 
 /// Longest sleep: switch ageing, flow expiry, stats.
 const TICK_NS: u64 = 100_000_000;
@@ -107,7 +107,7 @@ fn shutdown_request() -> Option<u32> {
 pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     let mut hv = KernelHv::default();
     let mut nb = Netback::new(NetbackConfig::new(domid));
-    let mut engine = Engine::new(snoop::Config {
+    let want = snoop::Config {
         max_flows: cfg.max_flows,
         enabled: cfg.snoop,
         hash_seed: time::now_ns() ^ 0x9e37_79b9_7f4a_7c15,
@@ -118,7 +118,24 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         // for a guest that does not answer within this.
         ack_defer_ns: cfg.ack_defer_ns,
         ..Default::default()
-    });
+    };
+    // Everything vSnoop may ever allocate (table now; hold and ACK queue as they
+    // fill) gets at most half of the free heap: the rest is for netback's rings and
+    // frames. An allocation that fails later would crash the driver domain.
+    let (_, free) = heap::usage();
+    let snoop_cfg = Engine::fit_config(want.clone(), free / 2);
+    if (snoop_cfg.max_flows, snoop_cfg.hold_bytes) != (want.max_flows, want.hold_bytes) {
+        log::warn!(
+            "vsnoop.flows={} and vsnoop.hold={} need up to {} KiB, more than half of the free heap ({} KiB): using vsnoop.flows={} and vsnoop.hold={}; give the domain more memory (xl: memory=)",
+            want.max_flows,
+            want.hold_bytes >> 10,
+            Engine::memory_bound(&want) >> 10,
+            free >> 10,
+            snoop_cfg.max_flows,
+            snoop_cfg.hold_bytes >> 10
+        );
+    }
+    let mut engine = Engine::new(snoop_cfg);
     let _ = xs::with(|x| x.write(Tx::NONE, "control/feature-poweroff", b"1"));
     let _ = xs::with(|x| x.write(Tx::NONE, "control/feature-reboot", b"1"));
     if let Err(e) = xs::with(|x| x.watch("control/shutdown", SHUTDOWN_TOKEN)) {
@@ -137,8 +154,8 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     log::info!(
         "serving: netback up, vSnoop {} ({} flows max, handshake hold {} KiB, early ACKs deferred {} us)",
         if cfg.snoop { "on" } else { "off" },
-        cfg.max_flows,
-        cfg.hold_bytes >> 10,
+        engine.config().max_flows,
+        engine.config().hold_bytes >> 10,
         cfg.ack_defer_ns / 1000
     );
 

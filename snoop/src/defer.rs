@@ -55,6 +55,17 @@ impl DeferQueue {
         }
     }
 
+    /// Most heap bytes a queue of `cap` entries allocates (its ring grows by doubling).
+    pub fn bytes_bound(cap: usize) -> usize {
+        match cap {
+            0 => 0,
+            _ => cap
+                .checked_next_power_of_two()
+                .unwrap_or(usize::MAX)
+                .saturating_mul(core::mem::size_of::<Pending>()),
+        }
+    }
+
     pub fn has_room(&self) -> bool {
         self.q.len() < self.cap
     }

@@ -88,10 +88,17 @@ impl Engine {
     /// Size in bytes of one flow-table entry, key included.
     pub const FLOW_ENTRY_BYTES: usize = core::mem::size_of::<Flow>();
 
-    /// Creates an engine; allocates the flow table (`max_flows * 3 / 2 + 1` entries
-    /// of [`Engine::FLOW_ENTRY_BYTES`]) and an 8 KiB per-vif bitmap. Afterwards only
-    /// the handshake hold (within `hold_bytes`) and the deferred-ACK queue (at most
-    /// `max_flows` entries of about 150 bytes) allocate, as they fill.
+    /// Most entries the deferred-ACK queue (R12) holds, whatever `max_flows`: about
+    /// 10 MiB at most. The queue holds the early ACKs of the last `ack_defer_ns`, so
+    /// this is 1.3 G ACKs/s at the kernel's 50 µs (6.5 M/s at its 10 ms maximum); when
+    /// it is full, early ACKs go out at once, as with no delay.
+    pub const ACK_DEFER_QUEUE_MAX: usize = 65_536;
+
+    /// Creates an engine; allocates the flow table ([`Engine::FLOW_ENTRY_BYTES`] per
+    /// flow and a 4-byte index slot per 2/3 flow) and an 8 KiB per-vif bitmap.
+    /// Afterwards only the handshake hold (within `hold_bytes`) and the deferred-ACK
+    /// queue (at most [`Engine::ACK_DEFER_QUEUE_MAX`] entries of about 150 bytes)
+    /// allocate, as they fill: [`Engine::memory_bound`] adds it all up.
     pub fn new(cfg: Config) -> Self {
         let table = FlowTable::new(cfg.max_flows, cfg.hash_seed);
         let half = (cfg.idle_timeout_ns / 2).max(1);
@@ -103,16 +110,50 @@ impl Engine {
             epoch_shift,
             last_expire_ns: None,
             hold: Hold::new(cfg.hold_bytes, cfg.hold_retry_ns),
-            defer: DeferQueue::new(
-                if cfg.ack_defer_ns > 0 {
-                    cfg.max_flows
-                } else {
-                    0
-                },
-                cfg.ack_defer_ns,
-            ),
+            defer: DeferQueue::new(Self::defer_cap(&cfg), cfg.ack_defer_ns),
             cfg,
         }
+    }
+
+    fn defer_cap(cfg: &Config) -> usize {
+        if cfg.ack_defer_ns > 0 {
+            cfg.max_flows.min(Self::ACK_DEFER_QUEUE_MAX)
+        } else {
+            0
+        }
+    }
+
+    /// Most heap bytes an engine with `cfg` allocates, at [`Engine::new`] and later:
+    /// the flow table, the per-vif bitmap, the handshake hold's budget (`hold_bytes`,
+    /// which charges each held frame its bookkeeping too) and the deferred-ACK queue
+    /// when full. A caller with a fixed heap checks this before `Engine::new` (which,
+    /// like any allocation, cannot report failure).
+    pub fn memory_bound(cfg: &Config) -> usize {
+        FlowTable::bytes_for(cfg.max_flows)
+            .saturating_add(core::mem::size_of::<[u64; 1 << 10]>())
+            .saturating_add(cfg.hold_bytes)
+            .saturating_add(DeferQueue::bytes_bound(Self::defer_cap(cfg)))
+    }
+
+    /// `cfg` cut down, if need be, so that [`Engine::memory_bound`] fits in `bytes`:
+    /// the hold's budget to at most half of `bytes`, then the flow table halved (down
+    /// to 16 flows), then the hold to what is left. The caller logs what changed
+    /// (compare `max_flows` and `hold_bytes`); a `bytes` too small even for that is
+    /// returned as close as it gets.
+    pub fn fit_config(mut cfg: Config, bytes: usize) -> Config {
+        if Self::memory_bound(&cfg) <= bytes {
+            return cfg;
+        }
+        cfg.hold_bytes = cfg.hold_bytes.min(bytes / 2);
+        while Self::memory_bound(&cfg) > bytes && cfg.max_flows > 16 {
+            cfg.max_flows = (cfg.max_flows / 2).max(16);
+        }
+        let rest = Self::memory_bound(&Config {
+            hold_bytes: 0,
+            ..cfg.clone()
+        });
+        cfg.hold_bytes = cfg.hold_bytes.min(bytes.saturating_sub(rest));
+        cfg
     }
 
     /// The idle clock at `now_ns`, modulo 4 (a flow keeps two bits of it).

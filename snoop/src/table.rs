@@ -57,10 +57,23 @@ fn splitmix(x: &mut u64) -> u64 {
 const MAX_FLOWS: usize = (u32::MAX - 1) as usize;
 
 impl FlowTable {
+    /// Index slots of a table for `max_flows` flows (1.5 per flow, plus one).
+    fn index_len(max_flows: usize) -> usize {
+        max_flows.saturating_add(max_flows / 2).saturating_add(1)
+    }
+
+    /// Bytes a table for `max_flows` flows allocates (what [`FlowTable::bytes`] will say).
+    pub fn bytes_for(max_flows: usize) -> usize {
+        let max_flows = max_flows.min(MAX_FLOWS);
+        max_flows
+            .saturating_mul(core::mem::size_of::<Flow>())
+            .saturating_add(Self::index_len(max_flows).saturating_mul(core::mem::size_of::<u32>()))
+    }
+
     /// A table for up to `max_flows` flows (at most 2^32 - 2).
     pub fn new(max_flows: usize, seed: u64) -> Self {
         let max_flows = max_flows.min(MAX_FLOWS);
-        let n = max_flows.saturating_add(max_flows / 2).saturating_add(1);
+        let n = Self::index_len(max_flows);
         let mut entries = Vec::with_capacity(max_flows);
         entries.resize(max_flows, Flow::default());
         let index = vec![0u32; n];

@@ -492,3 +492,95 @@ fn a_full_queue_sends_at_once_and_ends_an_unqueued_pending_ack() {
     let (v, _) = from_guest(&mut e, &a, a.gack(s + 100, 975, 52), 100_004);
     assert_eq!(v, GuestVerdict::Suppress);
 }
+
+/// The queue holds at most `Engine::ACK_DEFER_QUEUE_MAX` entries whatever the table's
+/// capacity (about 10 MiB); past that, early ACKs go out at once.
+#[test]
+fn the_queue_is_capped_below_a_big_table() {
+    let c = Conn::v4();
+    let cfg = Config {
+        max_flows: 100_000,
+        ack_defer_ns: 10_000_000,
+        ..Config::default()
+    };
+    let mut e = Engine::new(cfg.clone());
+    c.establish(&mut e, 1000);
+    let mut next = c.r0();
+    // Stale entries (each ACK carried by the guest) stay queued until they come up.
+    for k in 0..Engine::ACK_DEFER_QUEUE_MAX as u32 {
+        let now = 1_000 + k as u64;
+        assert_eq!(
+            deliver_at(&mut e, &c, &c.data(next, 200, &[1; 10]), now),
+            None
+        );
+        next += 10;
+        let (v, _) = from_guest(&mut e, &c, c.gack(next, 1000, 52), now);
+        assert_eq!(v, GuestVerdict::Forward);
+    }
+    assert_eq!(e.deferred_len(), Engine::ACK_DEFER_QUEUE_MAX);
+    let a = deliver_at(&mut e, &c, &c.data(next, 200, &[1; 10]), 70_000).expect("at once");
+    assert_eq!(parse_ack(&a).ack, next + 10);
+    assert_eq!(e.deferred_len(), Engine::ACK_DEFER_QUEUE_MAX);
+    // What the engine may allocate, all told, covers the table and the full queue and
+    // stays near 96 bytes a flow plus ~150 bytes a queue entry and the hold's budget.
+    let bound = Engine::memory_bound(&cfg);
+    assert!(bound >= e.table_bytes() + cfg.hold_bytes);
+    let queue = bound - e.table_bytes() - cfg.hold_bytes - 8192;
+    assert!(
+        (100..=200).contains(&(queue / Engine::ACK_DEFER_QUEUE_MAX)),
+        "{queue}"
+    );
+    // Without a delay there is no queue.
+    let off = Config {
+        ack_defer_ns: 0,
+        ..cfg.clone()
+    };
+    assert_eq!(
+        Engine::memory_bound(&off),
+        e.table_bytes() + cfg.hold_bytes + 8192
+    );
+    for n in [16, 1000, 4096, 1 << 20] {
+        let c = Config {
+            max_flows: n,
+            ..off.clone()
+        };
+        assert_eq!(
+            Engine::memory_bound(&c) - c.hold_bytes - 8192,
+            Engine::new(c).table_bytes()
+        );
+    }
+}
+
+/// A configuration bigger than the memory it may use is cut down (hold, then table)
+/// until everything the engine can allocate fits; one that fits is left alone.
+#[test]
+fn a_config_is_fitted_to_the_memory_given() {
+    let mib = 1 << 20;
+    let want = Config {
+        max_flows: 1 << 20,
+        hold_bytes: 64 * mib,
+        ack_defer_ns: 50_000,
+        ..Config::default()
+    };
+    for budget in [32 * mib, 8 * mib, 100_000] {
+        let got = Engine::fit_config(want.clone(), budget);
+        assert!(Engine::memory_bound(&got) <= budget || got.max_flows == 16);
+        assert!(got.hold_bytes <= budget / 2);
+        assert!(got.max_flows >= 16 && got.max_flows.is_power_of_two());
+        // No more cut than needed: twice the flows would not have fitted.
+        let more = Config {
+            max_flows: got.max_flows * 2,
+            ..got.clone()
+        };
+        assert!(got.max_flows == want.max_flows || Engine::memory_bound(&more) > budget);
+    }
+    let roomy = Engine::fit_config(want.clone(), 1 << 40);
+    assert_eq!(
+        (roomy.max_flows, roomy.hold_bytes),
+        (want.max_flows, want.hold_bytes)
+    );
+    // 32 MiB: the hold gives up half, the table what it must.
+    let got = Engine::fit_config(want.clone(), 32 * mib);
+    assert_eq!(got.hold_bytes, 16 * mib);
+    assert_eq!(got.max_flows, 1 << 16);
+}
