@@ -525,3 +525,55 @@ fn guests_without_gso_get_every_segment() {
     assert_eq!(sim.received(5), segs);
     sim.finish();
 }
+
+/// Frames queued for a guest that then goes away are flushed and reported as not
+/// delivered by `poll_rx`, the kernel's loop included (it never calls `poll`): they are
+/// freed, and vSnoop learns they never reached the guest. Repeated connect/disconnect
+/// cycles leave nothing behind.
+#[test]
+fn frames_flushed_by_a_disconnect_are_reported_on_the_kernel_s_path() {
+    let mut sim = two_guests(
+        FrontOpts::default(),
+        FrontOpts {
+            rx_buffers: 0,
+            ..Default::default()
+        },
+    );
+    for round in 0..20u8 {
+        for i in 0..10u8 {
+            sim.send(
+                5,
+                &raw_frame(mac(6), mac(5), 1000, round.wrapping_mul(10) + i),
+            );
+        }
+        sim.settle_split();
+        assert!(sim.received(6).is_empty());
+        sim.outcomes.clear();
+        sim.set_front_state(6, XenbusState::Closing);
+        sim.settle_split();
+        let flushed = sim
+            .outcomes
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    RxOutcome::NotDelivered {
+                        vif: _,
+                        reason: RxDrop::Flushed,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(flushed, 10, "round {round}");
+        assert_eq!(sim.nb.pending_outcomes(), 0, "round {round}");
+        sim.reboot_guest(
+            6,
+            FrontOpts {
+                rx_buffers: 0,
+                ..Default::default()
+            },
+        );
+    }
+    sim.finish();
+}

@@ -4,7 +4,7 @@
 
 mod netback_sim;
 
-use drivers::netback::{Fatal, TxDrop};
+use drivers::netback::{Fatal, NetbackConfig, PollOutput, RxDrop, TxDrop};
 use netback_sim::*;
 use xen::abi::netif::*;
 use xen::abi::xenbus::XenbusState;
@@ -311,4 +311,98 @@ fn tx_req_prod_going_backwards_is_fatal() {
         Fatal::TxRingCorrupt,
         Some(u32::MAX),
     );
+}
+
+/// A guest broadcasting 60,000-byte frames to guests that post no RX buffers: every
+/// queue stays within its byte bound, all queues together within `rx_total_bytes`, and
+/// one poll takes at most `tx_budget_bytes` (plus a packet) from the flooding guest.
+/// The memory one guest can pin in the driver domain is bounded whatever it sends.
+#[test]
+fn a_flood_of_big_frames_pins_bounded_memory() {
+    let mut cfg = NetbackConfig::new(BACKEND);
+    cfg.rx_total_bytes = 1 << 20;
+    cfg.tx_budget_bytes = 150_000;
+    let mut sim = Sim::with_config(cfg.clone());
+    let idle = FrontOpts {
+        rx_buffers: 0,
+        ..Default::default()
+    };
+    sim.add_guest(5, 0, mac(5), FrontOpts::default());
+    for d in [6u16, 7, 8] {
+        sim.add_guest(d, 0, mac(d as u8), idle.clone());
+    }
+    sim.settle();
+    let bcast = [0xff; 6];
+    for round in 0..12u8 {
+        // 16 frames of 15 slots each: 240 of the TX ring's 256.
+        for i in 0..16u8 {
+            sim.send(5, &raw_frame(bcast, mac(5), 60_000, round ^ i));
+        }
+        // One poll of the backend, as the kernel's loop does it, then the rest.
+        let mut frames = Vec::new();
+        let more = sim.nb.poll_tx(&mut sim.world, &mut frames);
+        let taken: usize = frames.iter().map(|f| f.data.len()).sum();
+        assert!(more && taken < cfg.tx_budget_bytes + 60_000, "{taken}");
+        let mut out = PollOutput::default();
+        for f in frames {
+            sim.nb.forward(f, 0, &mut out);
+        }
+        sim.outcomes.extend(out.rx);
+        sim.settle_split();
+        let mut total = 0;
+        for d in [6u16, 7, 8] {
+            let vif = sim.vif(d);
+            assert!(vif.rx_queue_bytes() <= cfg.rx_queue_bytes, "round {round}");
+            total += vif.rx_queue_bytes();
+        }
+        assert!(total <= cfg.rx_total_bytes, "round {round}: {total}");
+    }
+    assert!(sim.vif(6).counters().rx_drop(RxDrop::QueueFull) > 0);
+    // The flooded guests still get what fits once they post buffers.
+    let f = raw_frame(mac(7), mac(6), 300, 1);
+    sim.send(6, &f);
+    sim.settle();
+    sim.finish();
+}
+
+/// Flooded copies a full queue refuses are never made: the turn's outcomes hold the
+/// one original frame, not a copy per vif.
+#[test]
+fn refused_flood_copies_are_counted_not_held() {
+    let mut sim = Sim::new();
+    let idle = FrontOpts {
+        rx_buffers: 0,
+        ..Default::default()
+    };
+    sim.add_guest(5, 0, mac(5), FrontOpts::default());
+    for d in [6u16, 7, 8, 9] {
+        sim.add_guest(d, 0, mac(d as u8), idle.clone());
+    }
+    sim.settle();
+    let bcast = [0xff; 6];
+    // Fill every queue (512 KiB each: 8 frames of 60,000 bytes).
+    for i in 0..8u8 {
+        sim.send(5, &raw_frame(bcast, mac(5), 60_000, i));
+    }
+    sim.settle_split();
+    let queued: Vec<usize> = [6u16, 7, 8, 9]
+        .iter()
+        .map(|&d| sim.vif(d).rx_queue_len())
+        .collect();
+    assert_eq!(queued, vec![8; 4]);
+    sim.outcomes.clear();
+    for i in 0..8u8 {
+        sim.send(5, &raw_frame(bcast, mac(5), 60_000, 100 + i));
+    }
+    sim.settle_split();
+    // One outcome per frame (the original, for the last port), not one per vif.
+    assert_eq!(sim.outcomes.len(), 8);
+    for d in [6u16, 7, 8, 9] {
+        assert_eq!(
+            sim.vif(d).counters().rx_drop(RxDrop::QueueFull),
+            8,
+            "vif of {d}"
+        );
+    }
+    sim.finish();
 }

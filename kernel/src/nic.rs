@@ -13,7 +13,7 @@ use core::ptr::NonNull;
 
 use drivers::netback::{Frame, PortId};
 use drivers::pcifront::{FrontPlatform, Limits, PciFront, Store, StoreError};
-use drivers::virtio_glue::{DmaProvider, IrqMode, Nic, NicError};
+use drivers::virtio_glue::{DmaProvider, IrqMode, Nic, NicError, MAX_FRAME};
 use drivers::xenstore::Tx;
 use spin::Mutex;
 use xen::abi::pciif::XenPciSharedinfo;
@@ -417,8 +417,17 @@ impl Uplink {
         n == RX_BUDGET
     }
 
-    /// Queues a frame for the wire (sent at once if a transmit buffer is free).
+    /// Queues a frame for the wire (sent at once if a transmit buffer is free). One the
+    /// NIC cannot take is refused here, so the queue holds at most `TXQ_LEN` frames of
+    /// at most `MAX_FRAME` bytes (1 MiB).
     pub fn send(&mut self, frame: Vec<u8>) {
+        if frame.is_empty() || frame.len() > MAX_FRAME {
+            self.counters.tx_errors += 1;
+            if self.counters.tx_errors <= 10 {
+                log::warn!("nic: transmit: frame of {} bytes refused", frame.len());
+            }
+            return;
+        }
         if self.txq.len() >= TXQ_LEN {
             self.counters.tx_dropped += 1;
             return;

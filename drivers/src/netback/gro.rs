@@ -176,6 +176,12 @@ impl Merge {
     /// `None` for a run of one segment (the frame comes back unchanged but for
     /// trailing Ethernet padding).
     pub fn finish(mut self) -> (Vec<u8>, Option<u16>) {
+        // The run reserved room for a full 64 KiB packet: a short one gives it back, so
+        // that a turn's merged frames hold about what they carry (a sender's runs of
+        // two small segments would otherwise hold 64 KiB each until delivered).
+        if self.data.capacity() > 2 * self.data.len() {
+            self.data.shrink_to_fit();
+        }
         if self.segments == 1 {
             return (self.data, None);
         }
@@ -313,6 +319,28 @@ mod tests {
             u32::from_be_bytes([d[t + 4], d[t + 5], d[t + 6], d[t + 7]]),
             1000
         );
+    }
+
+    /// A short run gives back the room it reserved for a 64 KiB packet; a long one
+    /// keeps its buffer (no copy).
+    #[test]
+    fn merged_packets_hold_about_what_they_carry() {
+        let p = [3u8; 60];
+        let (d, gso, n) = merge_all(&[seg(1, &p, TCP_ACK, 1), seg(61, &p, TCP_ACK, 1)]);
+        assert_eq!((n, gso), (2, Some(60)));
+        assert!(
+            d.capacity() <= 2 * d.len(),
+            "{} for {}",
+            d.capacity(),
+            d.len()
+        );
+        let big = [3u8; 1448];
+        let run: Vec<Vec<u8>> = (0..40u32)
+            .map(|i| seg(1 + i * 1448, &big, TCP_ACK, 1))
+            .collect();
+        let (d, _, n) = merge_all(&run);
+        assert_eq!(n, 40);
+        assert!(d.capacity() <= 2 * d.len());
     }
 
     #[test]

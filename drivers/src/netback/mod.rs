@@ -32,6 +32,7 @@ pub mod hv;
 pub mod interface;
 pub mod parse;
 pub mod rx;
+mod rxqueue;
 pub mod switch;
 pub mod tx;
 pub mod xenbus;
@@ -79,6 +80,14 @@ pub struct NetbackConfig {
     pub domid: DomId,
     /// RX queue bound per vif (frames).
     pub rx_queue_len: usize,
+    /// RX queue bound per vif (bytes; Linux: half a ring of pages, 512 KiB).
+    pub rx_queue_bytes: usize,
+    /// Bound on the bytes queued for all vifs together (a guest broadcasting big
+    /// frames fills every other vif's queue at once).
+    pub rx_total_bytes: usize,
+    /// Bytes of guest TX per vif per poll (besides `tx_budget` packets): what one
+    /// turn holds in frames copied from a guest is bounded by this per vif.
+    pub tx_budget_bytes: usize,
     /// TX packets per vif per poll.
     pub tx_budget: usize,
     /// RX frames per vif per poll.
@@ -93,7 +102,10 @@ impl NetbackConfig {
         NetbackConfig {
             domid,
             rx_queue_len: 256,
+            rx_queue_bytes: 512 << 10,
+            rx_total_bytes: 16 << 20,
             tx_budget: 256,
+            tx_budget_bytes: 1 << 20,
             rx_budget: 256,
             max_vifs: 256,
             switch: SwitchConfig::default(),
@@ -122,6 +134,9 @@ pub struct Netback {
     /// Outcomes produced outside `poll` (flushes on disconnect), handed out by the next
     /// `poll`.
     pending: Vec<RxOutcome>,
+    /// Bytes queued for all vifs, at most: the sum as of the last `poll_rx` plus what
+    /// was queued since (frames leave the queues only in `poll_rx` and on disconnect).
+    rx_bytes_bound: usize,
     bad_names: BTreeSet<String>,
     scratch: Vec<Frame>,
     route: Vec<PortId>,
@@ -138,6 +153,7 @@ impl Netback {
             by_dev: BTreeMap::new(),
             switch,
             pending: Vec::new(),
+            rx_bytes_bound: 0,
             bad_names: BTreeSet::new(),
             scratch: Vec::new(),
             route: Vec::new(),
@@ -286,7 +302,7 @@ impl Netback {
             };
             let path = format!("{}/{}/{}", self.root, key.0, key.1);
             self.vifs
-                .insert(id, Vif::new(id, key.0, key.1, path, self.cfg.rx_queue_len));
+                .insert(id, Vif::new(id, key.0, key.1, path, &self.cfg));
             self.by_dev.insert(key, id);
         }
         for vif in self.vifs.values_mut() {
@@ -308,7 +324,6 @@ impl Netback {
     /// vif. Also hands out outcomes of frames flushed since the last poll.
     pub fn poll<H: Hv>(&mut self, hv: &mut H, now_ns: u64, out: &mut PollOutput) {
         self.housekeeping(hv, now_ns);
-        out.rx.append(&mut self.pending);
         let mut frames = core::mem::take(&mut self.scratch);
         out.more_work |= self.poll_tx(hv, &mut frames);
         for f in frames.drain(..) {
@@ -316,7 +331,6 @@ impl Netback {
         }
         self.scratch = frames;
         out.more_work |= self.poll_rx(hv, &mut out.rx);
-        out.rx.append(&mut self.pending);
     }
 
     /// Timed work: finishing detaches (removing the backend directory of a device the
@@ -341,7 +355,7 @@ impl Netback {
                 vif.id,
                 conn,
                 &mut vif.counters,
-                self.cfg.tx_budget,
+                (self.cfg.tx_budget, self.cfg.tx_budget_bytes),
                 frames,
             ) {
                 Ok(m) => more |= m,
@@ -373,6 +387,20 @@ impl Netback {
         let mut frame = Some(frame);
         let n = dests.len();
         for (i, port) in dests.iter().enumerate() {
+            if i + 1 < n {
+                // A flooded copy a vif cannot take is counted but never made (nor
+                // reported): a guest broadcasting big frames must not make each turn
+                // hold a copy per vif.
+                if let PortId::Vif(id) = *port {
+                    let len = frame.as_ref().map_or(0, |f| f.data.len());
+                    if let Err(reason) = self.admit(id, len) {
+                        if let Some(v) = self.vifs.get_mut(&id) {
+                            v.counters.count_rx_drop(reason);
+                        }
+                        continue;
+                    }
+                }
+            }
             let f = if i + 1 == n {
                 frame.take().expect("last use")
             } else {
@@ -386,20 +414,38 @@ impl Netback {
         self.route = dests;
     }
 
+    /// Whether vif `id` takes a frame of `len` bytes into its RX queue now.
+    fn admit(&self, id: VifId, len: usize) -> Result<(), RxDrop> {
+        let Some(v) = self.vifs.get(&id) else {
+            return Err(RxDrop::NotConnected);
+        };
+        if v.conn.is_none() {
+            Err(RxDrop::NotConnected)
+        } else if !v.rxq.has_room(len)
+            || self.rx_bytes_bound.saturating_add(len) > self.cfg.rx_total_bytes
+        {
+            Err(RxDrop::QueueFull)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Queues a frame for a vif's guest (drop-tail when the queue is full). A frame that
     /// cannot be queued is reported in `outcomes`.
     pub fn enqueue(&mut self, vif: VifId, frame: Frame, outcomes: &mut Vec<RxOutcome>) {
+        let len = frame.data.len();
+        let admitted = self.admit(vif, len);
         let Some(v) = self.vifs.get_mut(&vif) else {
             return;
         };
-        let reason = if v.conn.is_none() {
-            RxDrop::NotConnected
-        } else if v.rxq.len() >= v.rxq_cap {
-            RxDrop::QueueFull
-        } else {
-            v.counters.rx_queued += 1;
-            v.rxq.push_back(frame);
-            return;
+        let reason = match admitted {
+            Ok(()) => {
+                v.counters.rx_queued += 1;
+                v.rxq.push_back(frame);
+                self.rx_bytes_bound += len;
+                return;
+            }
+            Err(reason) => reason,
         };
         v.counters.count_rx_drop(reason);
         outcomes.push(RxOutcome::NotDelivered { vif, frame, reason });
@@ -408,6 +454,10 @@ impl Netback {
     /// Guest RX of every connected vif with queued frames. Returns whether some vif has
     /// more deliverable frames than its budget allowed.
     pub fn poll_rx<H: Hv>(&mut self, hv: &mut H, outcomes: &mut Vec<RxOutcome>) -> bool {
+        // Frames flushed from the queues of vifs that went away or failed since the
+        // last call (watches, TX errors) are reported here, so that they are freed and
+        // the caller learns they were not delivered.
+        outcomes.append(&mut self.pending);
         let mut more = false;
         for vif in self.vifs.values_mut() {
             let Some(conn) = vif.conn.as_mut() else {
@@ -429,7 +479,15 @@ impl Netback {
                 Err(why) => vif.fail(hv, why, String::from("on the RX ring"), outcomes),
             }
         }
+        self.rx_bytes_bound = self.vifs.values().map(|v| v.rxq.bytes()).sum();
+        outcomes.append(&mut self.pending);
         more
+    }
+
+    /// Outcomes of flushed frames waiting for the next [`Netback::poll_rx`] (tests: none
+    /// may be left behind).
+    pub fn pending_outcomes(&self) -> usize {
+        self.pending.len()
     }
 
     /// Attaches an uplink port (a NIC) to the switch.

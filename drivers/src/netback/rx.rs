@@ -10,7 +10,6 @@
 //! every slot of that frame is answered `NETIF_RSP_ERROR` and the frame is not
 //! delivered.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use xen::abi::netif::*;
@@ -19,6 +18,7 @@ use xen::abi::PAGE_SIZE;
 use super::counters::{Fatal, RxDrop, VifCounters};
 use super::hv::{push_to_guest, CopyOp, Hv};
 use super::interface::Conn;
+use super::rxqueue::RxQueue;
 use super::{csum, gro};
 use super::{Frame, VifId};
 
@@ -57,7 +57,7 @@ pub(crate) fn rx_pass<H: Hv>(
     hv: &mut H,
     vif: VifId,
     conn: &mut Conn,
-    queue: &mut VecDeque<Frame>,
+    queue: &mut RxQueue,
     counters: &mut VifCounters,
     budget: usize,
     outcomes: &mut Vec<RxOutcome>,
@@ -141,24 +141,24 @@ fn verify_checksum(f: &mut Frame) {
 /// Merges the run of in-order TCP segments at the front of `queue` into one packet that
 /// needs at most `max_slots` slots (its data plus the GSO extra slot) and puts it in
 /// their place. Returns its GSO size, or 0 when the front frame stays as it was.
-fn coalesce_front(queue: &mut VecDeque<Frame>, max_slots: usize) -> u16 {
+fn coalesce_front(queue: &mut RxQueue, max_slots: usize) -> u16 {
     if queue.len() < 2 || max_slots < 3 {
         return 0;
     }
-    verify_checksum(&mut queue[0]);
-    let Some(first) = gro::Segment::parse(&queue[0].data, queue[0].csum_ok) else {
+    let Some(f0) = queue.get_mut(0) else { return 0 };
+    verify_checksum(f0);
+    let Some(first) = gro::Segment::parse(&f0.data, f0.csum_ok) else {
         return 0;
     };
-    let mut merge = gro::Merge::new(&queue[0].data, first);
+    let mut merge = gro::Merge::new(&f0.data, first);
+    let src = f0.src;
     let mut k = 1;
-    while k < queue.len() {
-        verify_checksum(&mut queue[k]);
-        let Some(seg) = gro::Segment::parse(&queue[k].data, queue[k].csum_ok) else {
+    while let Some(f) = queue.get_mut(k) {
+        verify_checksum(f);
+        let Some(seg) = gro::Segment::parse(&f.data, f.csum_ok) else {
             break;
         };
-        if slots_for(merge.len() + seg.payload()) + 1 > max_slots
-            || !merge.push(&queue[k].data, seg)
-        {
+        if slots_for(merge.len() + seg.payload()) + 1 > max_slots || !merge.push(&f.data, seg) {
             break;
         }
         k += 1;
@@ -166,14 +166,15 @@ fn coalesce_front(queue: &mut VecDeque<Frame>, max_slots: usize) -> u16 {
     if k == 1 {
         return 0;
     }
-    let src = queue[0].src;
     let (data, gso) = merge.finish();
-    queue.drain(..k);
-    queue.push_front(Frame {
-        src,
-        data,
-        csum_ok: true,
-    });
+    queue.replace_front(
+        k,
+        Frame {
+            src,
+            data,
+            csum_ok: true,
+        },
+    );
     gso.unwrap_or(0)
 }
 

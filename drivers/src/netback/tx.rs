@@ -199,26 +199,30 @@ fn read_packet(conn: &mut Conn, b: &mut Batch) -> Result<bool, Fatal> {
     Ok(true)
 }
 
-/// Runs TX for one connected vif: at most `budget` packets. Frames go to `out`. Returns
-/// whether requests are still pending (budget exhausted).
+/// Runs TX for one connected vif: at most `budget.0` packets, and no more packets
+/// once `budget.1` bytes are taken (so one turn holds at most that much, plus one
+/// packet, copied from this guest). Frames go to `out`. Returns whether requests are
+/// still pending (budget exhausted).
 pub(crate) fn tx_pass<H: Hv>(
     hv: &mut H,
     vif: VifId,
     conn: &mut Conn,
     counters: &mut VifCounters,
-    budget: usize,
+    (budget, byte_budget): (usize, usize),
     out: &mut Vec<Frame>,
 ) -> Result<bool, Fatal> {
     let mut done = 0;
+    let mut bytes = 0usize;
     let mut b = Batch::default();
     loop {
         b.pkts.clear();
         b.rsps.clear();
         b.segs.clear();
-        while b.pkts.len() < TX_BATCH && done + b.pkts.len() < budget {
+        while b.pkts.len() < TX_BATCH && done + b.pkts.len() < budget && bytes < byte_budget {
             if !read_packet(conn, &mut b)? {
                 break;
             }
+            bytes += b.pkts.last().map_or(0, |p| p.size as usize);
         }
         if b.pkts.is_empty() {
             // Ring drained: arm the event, and go on if something slipped in.
@@ -227,14 +231,15 @@ pub(crate) fn tx_pass<H: Hv>(
                 .final_check_for_requests()
                 .map_err(|_| Fatal::TxRingCorrupt)?
                 && done < budget
+                && bytes < byte_budget
             {
                 continue;
             }
-            return Ok(done >= budget);
+            return Ok(done >= budget || bytes >= byte_budget);
         }
         done += b.pkts.len();
         run_batch(hv, vif, conn, counters, &mut b, out);
-        if done >= budget {
+        if done >= budget || bytes >= byte_budget {
             return Ok(conn
                 .tx
                 .unconsumed_requests()

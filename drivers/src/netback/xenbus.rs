@@ -6,7 +6,6 @@
 //! frontend's `state`) and moves to where it should be, so lost or coalesced watch events
 //! are harmless and a refresh with nothing changed writes nothing.
 
-use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -19,7 +18,8 @@ use super::hv::{Hv, XsFail};
 use super::interface::{Conn, ConnectParams, FrontendFeatures};
 use super::parse::{parse_bool, parse_mac, parse_path, parse_u32, Mac, MacFmt};
 use super::rx::RxOutcome;
-use super::{Frame, VifId, WATCH_TOKEN};
+use super::rxqueue::RxQueue;
+use super::{NetbackConfig, VifId, WATCH_TOKEN};
 
 /// Features we advertise in the backend directory (and only these: each is implemented).
 pub const ADVERTISED: &[(&str, &str)] = &[
@@ -48,8 +48,7 @@ pub struct Vif {
     pub(crate) state: XenbusState,
     pub(crate) fe_state: XenbusState,
     pub(crate) conn: Option<Conn>,
-    pub(crate) rxq: VecDeque<Frame>,
-    pub(crate) rxq_cap: usize,
+    pub(crate) rxq: RxQueue,
     /// Connection refused or broken: stay Closing until the frontend restarts.
     pub(crate) failed: bool,
     pub(crate) watching: Option<String>,
@@ -68,7 +67,7 @@ impl Vif {
         fe_dom: DomId,
         devid: u32,
         be_path: String,
-        rxq_cap: usize,
+        cfg: &NetbackConfig,
     ) -> Self {
         Vif {
             id,
@@ -80,8 +79,7 @@ impl Vif {
             state: XenbusState::Unknown,
             fe_state: XenbusState::Unknown,
             conn: None,
-            rxq: VecDeque::new(),
-            rxq_cap,
+            rxq: RxQueue::new(cfg.rx_queue_len, cfg.rx_queue_bytes),
             failed: false,
             watching: None,
             last_error: None,
@@ -129,6 +127,10 @@ impl Vif {
     /// Frames waiting in the RX queue.
     pub fn rx_queue_len(&self) -> usize {
         self.rxq.len()
+    }
+    /// Bytes waiting in the RX queue.
+    pub fn rx_queue_bytes(&self) -> usize {
+        self.rxq.bytes()
     }
     /// RX requests the frontend posted that we have not used yet (0 when disconnected or
     /// the ring is corrupt).

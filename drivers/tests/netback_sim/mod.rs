@@ -1203,6 +1203,16 @@ impl Sim {
 
     /// Runs watches, the backend and the frontends until nothing moves.
     pub fn settle(&mut self) {
+        self.settle_with(false)
+    }
+
+    /// `settle`, driving the backend as the kernel's loop does (kernel/src/serve.rs):
+    /// `housekeeping`, `poll_tx`, `forward` for each frame, `poll_rx`.
+    pub fn settle_split(&mut self) {
+        self.settle_with(true)
+    }
+
+    fn settle_with(&mut self, split: bool) {
         for _ in 0..10_000 {
             let mut moved = false;
             while let Some((p, t)) = self.world.next_event(BACKEND) {
@@ -1216,7 +1226,17 @@ impl Sim {
             }
             let mut out = PollOutput::default();
             self.now += 1_000;
-            self.nb.poll(&mut self.world, self.now, &mut out);
+            if split {
+                self.nb.housekeeping(&mut self.world, self.now);
+                let mut frames = Vec::new();
+                out.more_work |= self.nb.poll_tx(&mut self.world, &mut frames);
+                for f in frames {
+                    self.nb.forward(f, self.now, &mut out);
+                }
+                out.more_work |= self.nb.poll_rx(&mut self.world, &mut out.rx);
+            } else {
+                self.nb.poll(&mut self.world, self.now, &mut out);
+            }
             if !out.rx.is_empty() || !out.uplink.is_empty() || out.more_work {
                 moved = true;
             }
@@ -1242,6 +1262,11 @@ impl Sim {
                 nf.violations
             );
         }
+        assert_eq!(
+            self.nb.pending_outcomes(),
+            0,
+            "flushed frames never reported"
+        );
         self.nb.shutdown(&mut self.world);
         self.world.assert_clean();
         assert_eq!(self.world.backend_watches(), 0, "watches left");
