@@ -281,7 +281,9 @@ impl Engine {
         // its own redeliveries): nothing of it on the common path.
         let hold = if flow.state() != Some(FlowState::Establishing) || !self.hold.enabled() {
             HoldRoom::Off
-        } else if frame.len() <= self.cfg.hold_frame_max && self.hold.has_room(frame.len()) {
+        } else if frame.len() <= self.cfg.hold_frame_max
+            && self.hold.has_room(&flow.key, frame.len())
+        {
             HoldRoom::Room
         } else {
             HoldRoom::Full

@@ -29,9 +29,15 @@ use crate::seq;
 /// Redeliveries of one frame before its flow is given up.
 pub const MAX_TRIES: u8 = 9;
 
-/// Budget bytes charged per held frame besides its own bytes (queue entry,
-/// allocation header): tiny segments cannot hold more memory than the budget says.
-pub const ENTRY_OVERHEAD: usize = 64;
+/// Budget bytes charged per held frame besides its own bytes: its queue entry, twice
+/// (a queue's capacity runs up to twice its length): tiny segments cannot hold more
+/// memory than the budget says.
+pub const ENTRY_OVERHEAD: usize = 2 * core::mem::size_of::<Held>();
+
+/// Budget bytes charged per holding flow besides its frames: its queue's first
+/// allocation (four entries) and its map entry, twice (B-tree nodes run half full).
+pub const FLOW_OVERHEAD: usize = 4 * core::mem::size_of::<Held>()
+    + 2 * (core::mem::size_of::<FlowKey>() + core::mem::size_of::<VecDeque<Held>>());
 
 struct Held {
     /// Sequence numbers of the frame's payload.
@@ -75,15 +81,22 @@ impl Hold {
         self.budget > 0
     }
 
-    pub fn has_room(&self, len: usize) -> bool {
-        self.bytes + len + ENTRY_OVERHEAD <= self.budget
+    /// Whether a frame of `len` bytes of flow `key` fits in the budget.
+    pub fn has_room(&self, key: &FlowKey, len: usize) -> bool {
+        let flow = if self.flows.contains_key(key) {
+            0
+        } else {
+            FLOW_OVERHEAD
+        };
+        self.bytes + len + ENTRY_OVERHEAD + flow <= self.budget
     }
 
     pub fn frames(&self) -> usize {
         self.frames
     }
 
-    /// Budget bytes in use (frame bytes plus [`ENTRY_OVERHEAD`] each).
+    /// Budget bytes in use (frame bytes plus [`ENTRY_OVERHEAD`] each, plus
+    /// [`FLOW_OVERHEAD`] per holding flow).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -102,7 +115,13 @@ impl Hold {
         };
         self.bytes += h.cost();
         self.frames += 1;
-        self.flows.entry(*key).or_default().push_back(h);
+        self.flows
+            .entry(*key)
+            .or_insert_with(|| {
+                self.bytes += FLOW_OVERHEAD;
+                VecDeque::new()
+            })
+            .push_back(h);
     }
 
     /// Drops the frames of `key` whose payload ends at or below `upto` (the guest
@@ -121,6 +140,7 @@ impl Hold {
         let left = q.len();
         if left == 0 {
             self.flows.remove(key);
+            self.bytes -= FLOW_OVERHEAD;
         } else if left * 4 < q.capacity() {
             // A queue that held many frames gives its memory back as they go (the
             // budget charges frames, not capacity).
@@ -160,7 +180,7 @@ impl Hold {
             return 0;
         };
         self.frames -= q.len();
-        self.bytes -= q.iter().map(Held::cost).sum::<usize>();
+        self.bytes -= FLOW_OVERHEAD + q.iter().map(Held::cost).sum::<usize>();
         q.len()
     }
 
@@ -171,7 +191,7 @@ impl Hold {
         self.flows.retain(|k, q| {
             if pred(k) {
                 frames += q.len();
-                bytes += q.iter().map(Held::cost).sum::<usize>();
+                bytes += FLOW_OVERHEAD + q.iter().map(Held::cost).sum::<usize>();
                 false
             } else {
                 true
@@ -242,6 +262,7 @@ mod tests {
     }
 
     const O: usize = ENTRY_OVERHEAD;
+    const F: usize = FLOW_OVERHEAD;
 
     #[test]
     fn release_drops_acknowledged_frames_only() {
@@ -249,9 +270,9 @@ mod tests {
         h.push(&key(1), 100, 200, &[1; 150], 0);
         h.push(&key(1), 200, 300, &[2; 150], 0);
         h.push(&key(2), 100, 200, &[3; 150], 0);
-        assert_eq!(h.bytes(), 450 + 3 * O);
+        assert_eq!(h.bytes(), 450 + 3 * O + 2 * F);
         assert_eq!(h.release(&key(1), 250), (1, 1));
-        assert_eq!(h.bytes(), 300 + 2 * O);
+        assert_eq!(h.bytes(), 300 + 2 * O + 2 * F);
         assert!(h.covers(&key(1), 200, 300));
         assert!(h.covers(&key(1), 250, 260), "a piece of it");
         assert!(!h.covers(&key(1), 250, 250), "no payload");
@@ -261,6 +282,9 @@ mod tests {
         assert_eq!(h.release(&key(1), 300), (1, 0));
         assert_eq!(h.frames(), 1);
         assert_eq!(h.count_of(&key(1)), 0);
+        assert_eq!(h.bytes(), 150 + O + F, "the flow's overhead went with it");
+        assert_eq!(h.drop_key(&key(2)), 1);
+        assert_eq!(h.bytes(), 0);
     }
 
     #[test]
@@ -299,10 +323,11 @@ mod tests {
 
     #[test]
     fn hurry_and_drop() {
-        let mut h = Hold::new(100 + O, 1_000);
-        assert!(h.has_room(100) && !h.has_room(101));
+        let mut h = Hold::new(100 + O + F, 1_000);
+        assert!(h.has_room(&key(1), 100) && !h.has_room(&key(1), 101));
         h.push(&key(1), 5, 10, &[1; 80], 0);
-        assert!(!h.has_room(21));
+        assert!(!h.has_room(&key(1), 21));
+        assert!(!h.has_room(&key(2), 1), "a new flow pays its overhead");
         h.hurry(&key(2), 3);
         assert_eq!(h.next_due(), Some(1_000));
         h.hurry(&key(1), 3);

@@ -126,3 +126,38 @@ fn many_flows_expiring_at_once_is_not_quadratic() {
     );
     assert_eq!(e.counters().hold_expired, n as u64);
 }
+
+/// Many flows holding one small frame each: the hold's budget covers what each
+/// holding flow costs besides its frames (its queue and map entry), so live memory
+/// stays within the budget however the bytes are spread over flows.
+#[test]
+fn many_holding_flows_stay_within_the_budget() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let budget = 256 << 10;
+    let mut e = Engine::new(Config {
+        max_flows: 8192,
+        hold_bytes: budget,
+        hold_retry_ns: RETRY,
+        ..Config::default()
+    });
+    let base = LIVE.load(Ordering::SeqCst);
+    let mut held = 0;
+    for k in 0..8000u16 {
+        let mut c = Conn::v4();
+        c.rport = 10_000 + k;
+        c.handshake_to_third_ack(&mut e);
+        if deliver(&mut e, &c, &c.data(c.r0(), 102, &[7])).is_some() {
+            held += 1;
+        }
+    }
+    let live = (LIVE.load(Ordering::SeqCst) - base) as usize;
+    let (frames, charged) = e.hold_usage();
+    eprintln!("hold: {held} flows of one frame, {charged} budget bytes; live heap growth {live} B");
+    assert_eq!(frames, held);
+    assert!(charged <= budget);
+    assert!(held > 100, "{held}");
+    assert!(
+        live <= budget + budget / 10,
+        "{held} flows holding one frame: {live} bytes live for a budget of {budget}"
+    );
+}
