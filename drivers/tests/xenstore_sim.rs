@@ -9,7 +9,10 @@ use std::ptr::NonNull;
 use std::rc::Rc;
 
 use drivers::xenstore::wire::{Header, MsgType, HEADER_LEN};
-use drivers::xenstore::{Doorbell, Timeout, Tx, WatchEvent, WireError, XsClient, XsErrno, XsError};
+use drivers::xenstore::{
+    Doorbell, Timeout, Tx, WatchEvent, WireError, XsClient, XsErrno, XsError, MAX_QUEUED_EVENTS,
+    MAX_QUEUED_EVENT_BYTES,
+};
 use xen::abi::xs_wire::{XenstoreDomainInterface, XENSTORE_RING_SIZE};
 
 const DOMID: u16 = 5;
@@ -778,4 +781,47 @@ fn random_garbage_from_xenstored_never_panics() {
             let _ = xs.directory(Tx::NONE, "/");
         }
     }
+}
+
+/// A peer firing watch events faster than we take them (a guest writing long-named
+/// nodes under a watched subtree): the queue stays within its byte bound, and once it
+/// overflowed the caller gets one event per registered watch, so an event it needed
+/// (here `/control/shutdown`) is not lost in the flood.
+#[test]
+fn an_event_flood_is_bounded_and_resolved_by_one_event_per_watch() {
+    let Setup { mut xs, sim, _page } = setup();
+    xs.watch("/g/device", "dev").unwrap();
+    xs.watch("/control/shutdown", "sd").unwrap();
+    while xs.poll_watch().unwrap().is_some() {}
+    let name = "n".repeat(1000);
+    for i in 0..400 {
+        let mut s = sim.borrow_mut();
+        s.external_write(&format!("/g/device/{name}{i}"), b"1");
+        if i == 200 {
+            s.external_write("/control/shutdown", b"poweroff");
+        }
+    }
+    // One request pumps the ring: every event arrives before its reply.
+    xs.read(Tx::NONE, "/control/shutdown").unwrap();
+    let (n, bytes) = xs.queued_events();
+    assert!(
+        bytes <= MAX_QUEUED_EVENT_BYTES && n <= MAX_QUEUED_EVENTS,
+        "{n} {bytes}"
+    );
+    let mut got = Vec::new();
+    while let Some(e) = xs.poll_watch().unwrap() {
+        got.push(e);
+    }
+    assert!(xs.dropped_events() > 0);
+    assert!(
+        got.contains(&ev("/control/shutdown", "sd")),
+        "{:?}",
+        got.len()
+    );
+    assert!(got.contains(&ev("/g/device", "dev")));
+    assert_eq!(xs.queued_events(), (0, 0));
+    // Back to normal afterwards: events one by one again.
+    sim.borrow_mut().external_write("/g/device/x", b"1");
+    xs.read(Tx::NONE, "/g/device/x").unwrap();
+    assert_eq!(xs.poll_watch().unwrap(), Some(ev("/g/device/x", "dev")));
 }

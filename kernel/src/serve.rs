@@ -23,6 +23,8 @@ const TICK_NS: u64 = 100_000_000;
 const STATS_EVERY_NS: u64 = 10_000_000_000;
 const SHUTDOWN_TOKEN: &str = "vsnoop-control";
 const SNOOP_TOKEN: &str = "vsnoop-snoop";
+/// Watch events handled per turn of the loop (see there).
+const WATCH_EVENTS_PER_TURN: usize = 256;
 /// Largest frame a redelivery goes out as: 1500-byte MTU plus the Ethernet header.
 const REDELIVERY_FRAME_MAX: usize = 1500 + 14;
 /// Runtime switch for vSnoop (`on`/`off`), written by the host's admin in dom0:
@@ -217,9 +219,16 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         let work_before = work_done(&uplink, &hv);
         let now = time::now_ns();
 
-        // Xenstore: watch events (ours and netback's).
+        // Xenstore: watch events (ours and netback's), a bounded number per turn: a peer
+        // that keeps xenstored firing events must not starve the data path (the rest
+        // wait in the client's bounded queue for the next turn).
         let mut switched = false;
-        while let Ok(Some(ev)) = xs::with(|x| x.poll_watch()) {
+        let mut events = 0;
+        while events < WATCH_EVENTS_PER_TURN {
+            let Ok(Some(ev)) = xs::with(|x| x.poll_watch()) else {
+                break;
+            };
+            events += 1;
             if ev.token == SNOOP_TOKEN {
                 if let Ok(v) = xs::with(|x| x.read_string(Tx::NONE, SNOOP_KEY)) {
                     let on = match v.trim() {
@@ -266,8 +275,9 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
         nb.housekeeping(&mut hv, now);
         status.update(&engine, now, switched);
 
-        // Guest TX -> vSnoop (learn, suppress duplicate ACKs) -> switch.
-        more_work = nb.poll_tx(&mut hv, &mut frames);
+        // Guest TX -> vSnoop (learn, suppress duplicate ACKs) -> switch. (Watch events
+        // left for the next turn are work too: their doorbell has rung already.)
+        more_work = nb.poll_tx(&mut hv, &mut frames) || events == WATCH_EVENTS_PER_TURN;
         // The wire -> switch (vSnoop sees these frames when they reach a guest's ring).
         let mut from_wire = Vec::new();
         if let Some(u) = uplink.as_mut() {

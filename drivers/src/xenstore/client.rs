@@ -102,8 +102,15 @@ impl fmt::Display for XsError {
     }
 }
 
-/// Watch events kept at most; beyond this the oldest are dropped (and counted).
+/// Watch events kept at most, in number and in path + token bytes (a guest can make
+/// xenstored fire events on a watched subtree as fast as it writes, with paths of up to
+/// 3 KiB). Beyond either, the queue is dropped (counted) and replaced by one event per
+/// registered watch on its own path when the caller next polls: watches here are
+/// level-triggered (the caller re-reads what the path covers), so nothing is lost, and
+/// the memory a peer can make us hold is bounded.
 pub const MAX_QUEUED_EVENTS: usize = 4096;
+/// See [`MAX_QUEUED_EVENTS`].
+pub const MAX_QUEUED_EVENT_BYTES: usize = 256 << 10;
 
 /// The client. See the module documentation.
 pub struct XsClient<D: Doorbell> {
@@ -116,6 +123,14 @@ pub struct XsClient<D: Doorbell> {
     /// Bytes read from the ring not yet forming a whole message.
     inbuf: Vec<u8>,
     events: VecDeque<WatchEvent>,
+    /// Path + token bytes of `events`.
+    event_bytes: usize,
+    /// The queue overflowed: events are dropped until the caller polls, which gets one
+    /// event per registered watch instead.
+    overflowed: bool,
+    /// Registered watches (path, token), for the events that replace an overflowed
+    /// queue.
+    watches: Vec<(String, String)>,
     broken: bool,
     stale_replies: u64,
     dropped_events: u64,
@@ -137,6 +152,9 @@ impl<D: Doorbell> XsClient<D> {
             reply: None,
             inbuf: Vec::new(),
             events: VecDeque::new(),
+            event_bytes: 0,
+            overflowed: false,
+            watches: Vec::new(),
             broken: false,
             stale_replies: 0,
             dropped_events: 0,
@@ -153,7 +171,8 @@ impl<D: Doorbell> XsClient<D> {
         self.stale_replies
     }
 
-    /// Watch events dropped: malformed, or beyond [`MAX_QUEUED_EVENTS`].
+    /// Watch events dropped: malformed, or beyond [`MAX_QUEUED_EVENTS`] /
+    /// [`MAX_QUEUED_EVENT_BYTES`] (each overflow is resolved by one event per watch).
     pub fn dropped_events(&self) -> u64 {
         self.dropped_events
     }
@@ -217,25 +236,52 @@ impl<D: Doorbell> XsClient<D> {
     /// `XS_WATCH`: events for `path` and its subtree are reported with `token` by
     /// [`XsClient::poll_watch`]. xenstored fires one event right away.
     pub fn watch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
-        self.watch_op(MsgType::Watch, path, token)
+        self.watch_op(MsgType::Watch, path, token)?;
+        if !self.watches.iter().any(|(p, t)| p == path && t == token) {
+            self.watches.push((String::from(path), String::from(token)));
+        }
+        Ok(())
     }
 
     /// `XS_UNWATCH`. Events already queued stay queued.
     pub fn unwatch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
+        self.watches.retain(|(p, t)| !(p == path && t == token));
         self.watch_op(MsgType::Unwatch, path, token)
     }
 
     /// The next watch event: queued ones first, else whatever the ring holds now. Never
     /// waits.
     pub fn poll_watch(&mut self) -> Result<Option<WatchEvent>, XsError> {
-        if let Some(e) = self.events.pop_front() {
+        if let Some(e) = self.pop_event() {
             return Ok(Some(e));
         }
         if self.broken {
             return Err(XsError::Broken);
         }
         self.pump()?;
-        Ok(self.events.pop_front())
+        Ok(self.pop_event())
+    }
+
+    fn pop_event(&mut self) -> Option<WatchEvent> {
+        if self.overflowed {
+            // Whatever was dropped, each watch's path now says "look again".
+            self.overflowed = false;
+            for (path, token) in &self.watches {
+                self.event_bytes += path.len() + token.len();
+                self.events.push_back(WatchEvent {
+                    path: path.clone(),
+                    token: token.clone(),
+                });
+            }
+        }
+        let e = self.events.pop_front()?;
+        self.event_bytes -= e.path.len() + e.token.len();
+        Some(e)
+    }
+
+    /// Events queued now, and their path + token bytes.
+    pub fn queued_events(&self) -> (usize, usize) {
+        (self.events.len(), self.event_bytes)
     }
 
     /// The next watch event, waiting through the doorbell until one arrives.
@@ -416,11 +462,22 @@ impl<D: Doorbell> XsClient<D> {
             if h.ty == MsgType::WatchEvent {
                 match wire::parse_watch_event(payload) {
                     Ok(ev) => {
-                        if self.events.len() >= MAX_QUEUED_EVENTS {
-                            self.events.pop_front();
-                            self.dropped_events += 1;
+                        let n = ev.path.len() + ev.token.len();
+                        if !self.overflowed
+                            && (self.events.len() >= MAX_QUEUED_EVENTS
+                                || self.event_bytes + n > MAX_QUEUED_EVENT_BYTES)
+                        {
+                            self.overflowed = true;
+                            self.dropped_events += self.events.len() as u64;
+                            self.events = VecDeque::new();
+                            self.event_bytes = 0;
                         }
-                        self.events.push_back(ev);
+                        if self.overflowed {
+                            self.dropped_events += 1;
+                        } else {
+                            self.event_bytes += n;
+                            self.events.push_back(ev);
+                        }
                     }
                     Err(_) => self.dropped_events += 1,
                 }

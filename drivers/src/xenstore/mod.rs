@@ -15,5 +15,7 @@ pub mod ring;
 pub mod value;
 pub mod wire;
 
-pub use client::{Doorbell, Timeout, Tx, XsClient, XsError, MAX_QUEUED_EVENTS};
+pub use client::{
+    Doorbell, Timeout, Tx, XsClient, XsError, MAX_QUEUED_EVENTS, MAX_QUEUED_EVENT_BYTES,
+};
 pub use wire::{WatchEvent, WireError, XsErrno};
