@@ -108,7 +108,12 @@ fn shutdown_request() -> Option<u32> {
 /// Serves until the toolstack asks us to shut down; returns the shutdown reason.
 pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     let mut hv = KernelHv::default();
-    let mut nb = Netback::new(NetbackConfig::new(domid));
+    // Frames queued for guests, all vifs together: at most a quarter of the free heap
+    // (16 MiB with the example's 64 MiB); vSnoop gets at most half (below).
+    let (_, free) = heap::usage();
+    let mut nb_cfg = NetbackConfig::new(domid);
+    nb_cfg.rx_total_bytes = nb_cfg.rx_total_bytes.min(free / 4);
+    let mut nb = Netback::new(nb_cfg);
     let want = snoop::Config {
         max_flows: cfg.max_flows,
         enabled: cfg.snoop,
@@ -124,7 +129,6 @@ pub fn run(domid: u16, store_port: EvtchnPort, cfg: ServeConfig) -> u32 {
     // Everything vSnoop may ever allocate (table now; hold and ACK queue as they
     // fill) gets at most half of the free heap: the rest is for netback's rings and
     // frames. An allocation that fails later would crash the driver domain.
-    let (_, free) = heap::usage();
     let snoop_cfg = Engine::fit_config(want.clone(), free / 2);
     if (snoop_cfg.max_flows, snoop_cfg.hold_bytes) != (want.max_flows, want.hold_bytes) {
         log::warn!(
