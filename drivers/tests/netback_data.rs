@@ -4,7 +4,9 @@
 mod netback_sim;
 
 use drivers::netback::csum::l4_checksum_ok;
-use drivers::netback::{Fatal, Frame, PollOutput, PortId, RxDrop, RxOutcome, TxDrop};
+use drivers::netback::{
+    Fatal, Frame, NetbackConfig, PollOutput, PortId, RxDrop, RxOutcome, TxDrop,
+};
 use netback_sim::*;
 use xen::abi::netif::*;
 use xen::abi::xenbus::XenbusState;
@@ -576,4 +578,33 @@ fn frames_flushed_by_a_disconnect_are_reported_on_the_kernel_s_path() {
         );
     }
     sim.finish();
+}
+
+/// A TX pass that spends its budget (packets or bytes) just as the guest's ring drains
+/// re-arms the ring's event: the guest's next packet notifies us, instead of waiting
+/// for an unrelated wake-up.
+#[test]
+fn a_spent_tx_budget_still_rearms_the_event() {
+    for (pkts, bytes) in [(2, usize::MAX), (usize::MAX, 1000)] {
+        let mut cfg = NetbackConfig::new(BACKEND);
+        (cfg.tx_budget, cfg.tx_budget_bytes) = (pkts, bytes);
+        let mut sim = Sim::with_config(cfg);
+        sim.add_guest(5, 0, mac(5), FrontOpts::default());
+        sim.add_guest(6, 0, mac(6), FrontOpts::default());
+        sim.settle();
+        let port = sim.vif(5).event_ports().unwrap().0;
+        sim.send(5, &raw_frame(mac(6), mac(5), 600, 1));
+        sim.send(5, &raw_frame(mac(6), mac(5), 600, 2));
+        let mut frames = Vec::new();
+        let more = sim.nb.poll_tx(&mut sim.world, &mut frames);
+        assert_eq!((frames.len(), more), (2, false), "{pkts} {bytes}");
+        sim.world.take_pending(BACKEND, port);
+        sim.send(5, &raw_frame(mac(6), mac(5), 600, 3));
+        assert!(
+            sim.world.take_pending(BACKEND, port),
+            "{pkts} packets / {bytes} bytes: no notification"
+        );
+        sim.settle();
+        sim.finish();
+    }
 }

@@ -419,7 +419,7 @@ impl Uplink {
 
     /// Queues a frame for the wire (sent at once if a transmit buffer is free). One the
     /// NIC cannot take is refused here, so the queue holds at most `TXQ_LEN` frames of
-    /// at most `MAX_FRAME` bytes (1 MiB).
+    /// at most `MAX_FRAME` bytes each (about 1 MiB in all).
     pub fn send(&mut self, frame: Vec<u8>) {
         if frame.is_empty() || frame.len() > MAX_FRAME {
             self.counters.tx_errors += 1;

@@ -124,27 +124,28 @@ impl Engine {
     }
 
     /// Most heap bytes an engine with `cfg` allocates, at [`Engine::new`] and later:
-    /// the flow table, the per-vif bitmap, the handshake hold's budget (`hold_bytes`,
-    /// which charges each held frame its bookkeeping too) and the deferred-ACK queue
-    /// when full. A caller with a fixed heap checks this before `Engine::new` (which,
+    /// the flow table, the per-vif bitmap, the handshake hold's budget twice
+    /// (`hold_bytes`, which charges each held frame its bookkeeping too; frames held
+    /// together come due together, and `poll_redeliver` hands out a copy of each) and
+    /// the deferred-ACK queue when full. A caller with a fixed heap checks this before `Engine::new` (which,
     /// like any allocation, cannot report failure).
     pub fn memory_bound(cfg: &Config) -> usize {
         FlowTable::bytes_for(cfg.max_flows)
             .saturating_add(core::mem::size_of::<[u64; 1 << 10]>())
-            .saturating_add(cfg.hold_bytes)
+            .saturating_add(cfg.hold_bytes.saturating_mul(2))
             .saturating_add(DeferQueue::bytes_bound(Self::defer_cap(cfg)))
     }
 
     /// `cfg` cut down, if need be, so that [`Engine::memory_bound`] fits in `bytes`:
-    /// the hold's budget to at most half of `bytes`, then the flow table halved (down
-    /// to 16 flows), then the hold to what is left. The caller logs what changed
+    /// the hold's budget to at most a quarter of `bytes` (it counts twice), then the
+    /// flow table halved (down to 16 flows), then the hold to what is left. The caller logs what changed
     /// (compare `max_flows` and `hold_bytes`); a `bytes` too small even for that is
     /// returned as close as it gets.
     pub fn fit_config(mut cfg: Config, bytes: usize) -> Config {
         if Self::memory_bound(&cfg) <= bytes {
             return cfg;
         }
-        cfg.hold_bytes = cfg.hold_bytes.min(bytes / 2);
+        cfg.hold_bytes = cfg.hold_bytes.min(bytes / 4);
         while Self::memory_bound(&cfg) > bytes && cfg.max_flows > 16 {
             cfg.max_flows = (cfg.max_flows / 2).max(16);
         }
@@ -152,7 +153,7 @@ impl Engine {
             hold_bytes: 0,
             ..cfg.clone()
         });
-        cfg.hold_bytes = cfg.hold_bytes.min(bytes.saturating_sub(rest));
+        cfg.hold_bytes = cfg.hold_bytes.min(bytes.saturating_sub(rest) / 2);
         cfg
     }
 

@@ -240,11 +240,12 @@ pub(crate) fn tx_pass<H: Hv>(
         done += b.pkts.len();
         run_batch(hv, vif, conn, counters, &mut b, out);
         if done >= budget || bytes >= byte_budget {
-            return Ok(conn
+            // Budget spent: more work if requests remain; if the ring happens to be
+            // drained, re-arm the event so that the guest's next request notifies us.
+            return conn
                 .tx
-                .unconsumed_requests()
-                .map_err(|_| Fatal::TxRingCorrupt)?
-                > 0);
+                .final_check_for_requests()
+                .map_err(|_| Fatal::TxRingCorrupt);
         }
     }
 }
