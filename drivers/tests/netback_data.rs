@@ -20,7 +20,25 @@ fn two_guests(a: FrontOpts, b: FrontOpts) -> Sim {
 
 #[test]
 fn traffic_both_ways_is_byte_exact() {
+    traffic_both_ways(false);
+}
+
+/// The same through the one-call `Netback::poll` (the other tests drive the backend
+/// as the kernel does).
+#[test]
+fn traffic_both_ways_through_poll() {
+    traffic_both_ways(true);
+}
+
+fn traffic_both_ways(one_call: bool) {
     let mut sim = two_guests(FrontOpts::default(), FrontOpts::default());
+    let settle = |sim: &mut Sim| {
+        if one_call {
+            sim.settle_poll()
+        } else {
+            sim.settle()
+        }
+    };
     let mut sent5 = Vec::new();
     let mut sent6 = Vec::new();
     for i in 0..200u32 {
@@ -32,10 +50,10 @@ fn traffic_both_ways_is_byte_exact() {
         sent5.push(f5);
         sent6.push(f6);
         if i % 7 == 0 {
-            sim.settle();
+            settle(&mut sim);
         }
     }
-    sim.settle();
+    settle(&mut sim);
     assert_eq!(sim.received(6), sent5);
     assert_eq!(sim.received(5), sent6);
     let c5 = sim.vif(5).counters().clone();

@@ -1201,15 +1201,21 @@ impl Sim {
         self.settle();
     }
 
-    /// Runs watches, the backend and the frontends until nothing moves.
+    /// Runs watches, the backend and the frontends until nothing moves, driving the
+    /// backend as the kernel's loop does (kernel/src/serve.rs): `housekeeping`,
+    /// `poll_tx`, `forward` for each frame, `poll_rx`.
     pub fn settle(&mut self) {
-        self.settle_with(false)
+        self.settle_with(true)
     }
 
-    /// `settle`, driving the backend as the kernel's loop does (kernel/src/serve.rs):
-    /// `housekeeping`, `poll_tx`, `forward` for each frame, `poll_rx`.
+    /// `settle` (the same; the name says which path a test means).
     pub fn settle_split(&mut self) {
         self.settle_with(true)
+    }
+
+    /// `settle` through the one-call `Netback::poll`.
+    pub fn settle_poll(&mut self) {
+        self.settle_with(false)
     }
 
     fn settle_with(&mut self, split: bool) {
