@@ -134,10 +134,6 @@ impl Xenstore for KernelHv {
 
 impl Log for KernelHv {
     fn log(&mut self, line: fmt::Arguments<'_>) {
-        // The netback's lines name themselves ("netback: ..."), as host tests print
-        // them; the logger adds the target already.
-        let line = alloc::format!("{line}");
-        let msg = line.strip_prefix("netback: ").unwrap_or(&line);
-        log::info!(target: "netback", "{msg}");
+        log::info!(target: "netback", "{line}");
     }
 }

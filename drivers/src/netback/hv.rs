@@ -260,7 +260,8 @@ fn xs_fail(e: crate::xenstore::XsError) -> XsFail {
     }
 }
 
-/// A log sink (the kernel prints on the Xen console).
+/// A log sink (the kernel prints on the Xen console). Lines do not name netback: the
+/// sink says where they come from (the kernel's logger target, the simulation's echo).
 pub trait Log {
     fn log(&mut self, line: fmt::Arguments<'_>);
 }

@@ -141,8 +141,6 @@ impl Conn {
 
 fn unmap<H: Hv>(hv: &mut H, page: ForeignPage) {
     if let Err(e) = hv.unmap_grant(page) {
-        hv.log(format_args!(
-            "netback: unmapping a ring page: {e} (mapping leaked)"
-        ));
+        hv.log(format_args!("unmapping a ring page: {e} (mapping leaked)"));
     }
 }

@@ -168,7 +168,7 @@ impl Netback {
     /// Watches our backend directory and probes what is already there.
     pub fn start<H: Hv>(&mut self, hv: &mut H) -> Result<(), XsFail> {
         hv.watch(&self.root, WATCH_TOKEN)?;
-        hv.log(format_args!("netback: serving {}", self.root));
+        hv.log(format_args!("serving {}", self.root));
         self.rescan(hv);
         Ok(())
     }
@@ -226,7 +226,7 @@ impl Netback {
         let v = parse::parse_u32(name.as_bytes());
         if v.is_none() && self.bad_names.insert(format!("{what}:{name}")) {
             hv.log(format_args!(
-                "netback: ignoring {what} directory {name:?}: not a number"
+                "ignoring {what} directory {name:?}: not a number"
             ));
         }
         v
@@ -239,7 +239,7 @@ impl Netback {
             Ok(d) => d,
             Err(XsFail::NotFound) => Vec::new(),
             Err(XsFail::Other(e)) => {
-                hv.log(format_args!("netback: listing {}: {e}", self.root));
+                hv.log(format_args!("listing {}: {e}", self.root));
                 return;
             }
         };
@@ -250,9 +250,7 @@ impl Netback {
             };
             if dom >= DOMID_FIRST_RESERVED as u32 || dom == self.cfg.domid as u32 {
                 if self.bad_names.insert(format!("dom:{d}")) {
-                    hv.log(format_args!(
-                        "netback: ignoring frontend domain {dom}: not a guest"
-                    ));
+                    hv.log(format_args!("ignoring frontend domain {dom}: not a guest"));
                 }
                 continue;
             }
@@ -261,7 +259,7 @@ impl Netback {
                 Ok(v) => v,
                 Err(XsFail::NotFound) => Vec::new(),
                 Err(XsFail::Other(e)) => {
-                    hv.log(format_args!("netback: listing {}/{d}: {e}", self.root));
+                    hv.log(format_args!("listing {}/{d}: {e}", self.root));
                     // Keep what we have for this domain.
                     present.extend(self.by_dev.keys().filter(|(fd, _)| *fd == dom).copied());
                     continue;
@@ -290,10 +288,7 @@ impl Netback {
             }
             if self.vifs.len() >= self.cfg.max_vifs {
                 if self.bad_names.insert(format!("full:{}/{}", key.0, key.1)) {
-                    hv.log(format_args!(
-                        "netback: too many vifs, ignoring {}/{}",
-                        key.0, key.1
-                    ));
+                    hv.log(format_args!("too many vifs, ignoring {}/{}", key.0, key.1));
                 }
                 continue;
             }

@@ -189,9 +189,7 @@ fn drop_frame<H: Hv>(
     counters.count_rx_drop(reason);
     let n = counters.rx_drop(reason);
     if n.is_power_of_two() {
-        hv.log(format_args!(
-            "netback: vif{vif}: rx frame dropped: {reason} (x{n})"
-        ));
+        hv.log(format_args!("vif{vif}: rx frame dropped: {reason} (x{n})"));
     }
     outcomes.push(RxOutcome::NotDelivered { vif, frame, reason });
 }

@@ -336,9 +336,7 @@ fn run_batch<H: Hv>(
                 counters.count_tx_drop(why);
                 let n = counters.tx_drop(why);
                 if n.is_power_of_two() {
-                    hv.log(format_args!(
-                        "netback: vif{vif}: tx packet refused: {why} (x{n})"
-                    ));
+                    hv.log(format_args!("vif{vif}: tx packet refused: {why} (x{n})"));
                 }
             }
         }

@@ -143,7 +143,7 @@ impl Vif {
 
     fn log<H: Hv>(&self, hv: &mut H, args: core::fmt::Arguments<'_>) {
         hv.log(format_args!(
-            "netback: vif{} ({}/{}): {}",
+            "vif{} ({}/{}): {}",
             self.id, self.fe_dom, self.devid, args
         ));
     }

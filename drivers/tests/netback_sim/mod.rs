@@ -567,7 +567,7 @@ impl Log for World {
     fn log(&mut self, line: fmt::Arguments<'_>) {
         let s = line.to_string();
         if self.echo_log {
-            eprintln!("{s}");
+            eprintln!("netback: {s}");
         }
         self.log.push(s);
     }
