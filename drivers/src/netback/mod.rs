@@ -131,8 +131,8 @@ pub struct Netback {
     vifs: BTreeMap<VifId, Vif>,
     by_dev: BTreeMap<(DomId, u32), VifId>,
     switch: Switch,
-    /// Outcomes produced outside `poll` (flushes on disconnect), handed out by the next
-    /// `poll`.
+    /// Outcomes produced outside `poll_rx` (flushes on disconnect from a watch or a TX
+    /// error), handed out by the next `poll_rx`.
     pending: Vec<RxOutcome>,
     /// Bytes queued for all vifs, at most: the sum as of the last `poll_rx` plus what
     /// was queued since (frames leave the queues only in `poll_rx` and on disconnect).
@@ -386,12 +386,13 @@ impl Netback {
                 // A flooded copy a vif cannot take is counted but never made (nor
                 // reported): a guest broadcasting big frames must not make each turn
                 // hold a copy per vif.
-                if let PortId::Vif(id) = *port {
-                    let len = frame.as_ref().map_or(0, |f| f.data.len());
-                    if let Err(reason) = self.admit(id, len) {
-                        if let Some(v) = self.vifs.get_mut(&id) {
-                            v.counters.count_rx_drop(reason);
-                        }
+                if let (PortId::Vif(id), Some(f)) = (*port, frame.as_ref()) {
+                    let (bound, total) = (self.rx_bytes_bound, self.cfg.rx_total_bytes);
+                    let Some(v) = self.vifs.get_mut(&id) else {
+                        continue;
+                    };
+                    if let Err(reason) = admit(v, f.data.len(), bound, total) {
+                        v.counters.count_rx_drop(reason);
                         continue;
                     }
                 }
@@ -409,41 +410,21 @@ impl Netback {
         self.route = dests;
     }
 
-    /// Whether vif `id` takes a frame of `len` bytes into its RX queue now.
-    fn admit(&self, id: VifId, len: usize) -> Result<(), RxDrop> {
-        let Some(v) = self.vifs.get(&id) else {
-            return Err(RxDrop::NotConnected);
-        };
-        if v.conn.is_none() {
-            Err(RxDrop::NotConnected)
-        } else if !v.rxq.has_room(len)
-            || self.rx_bytes_bound.saturating_add(len) > self.cfg.rx_total_bytes
-        {
-            Err(RxDrop::QueueFull)
-        } else {
-            Ok(())
-        }
-    }
-
     /// Queues a frame for a vif's guest (drop-tail when the queue is full). A frame that
     /// cannot be queued is reported in `outcomes`.
     pub fn enqueue(&mut self, vif: VifId, frame: Frame, outcomes: &mut Vec<RxOutcome>) {
-        let len = frame.data.len();
-        let admitted = self.admit(vif, len);
         let Some(v) = self.vifs.get_mut(&vif) else {
             return;
         };
-        let reason = match admitted {
-            Ok(()) => {
-                v.counters.rx_queued += 1;
-                v.rxq.push_back(frame);
-                self.rx_bytes_bound += len;
-                return;
-            }
-            Err(reason) => reason,
-        };
-        v.counters.count_rx_drop(reason);
-        outcomes.push(RxOutcome::NotDelivered { vif, frame, reason });
+        let len = frame.data.len();
+        if let Err(reason) = admit(v, len, self.rx_bytes_bound, self.cfg.rx_total_bytes) {
+            v.counters.count_rx_drop(reason);
+            outcomes.push(RxOutcome::NotDelivered { vif, frame, reason });
+            return;
+        }
+        v.counters.rx_queued += 1;
+        v.rxq.push_back(frame);
+        self.rx_bytes_bound += len;
     }
 
     /// Guest RX of every connected vif with queued frames. Returns whether some vif has
@@ -475,7 +456,6 @@ impl Netback {
             }
         }
         self.rx_bytes_bound = self.vifs.values().map(|v| v.rxq.bytes()).sum();
-        outcomes.append(&mut self.pending);
         more
     }
 
@@ -517,5 +497,17 @@ impl Netback {
 
     pub fn switch_mut(&mut self) -> &mut Switch {
         &mut self.switch
+    }
+}
+
+/// Whether vif `v` takes a frame of `len` bytes into its RX queue now, with `queued`
+/// bytes (at most) queued for all vifs against a bound of `total`.
+fn admit(v: &Vif, len: usize, queued: usize, total: usize) -> Result<(), RxDrop> {
+    if v.conn.is_none() {
+        Err(RxDrop::NotConnected)
+    } else if !v.rxq.has_room(len) || queued.saturating_add(len) > total {
+        Err(RxDrop::QueueFull)
+    } else {
+        Ok(())
     }
 }
