@@ -72,7 +72,7 @@ pub struct Engine {
     table: FlowTable,
     counters: Counters,
     /// One bit per vif: set while its free RX slots are below the threshold.
-    nobuf: Box<[u64; 1 << 10]>,
+    nobuf: Box<VifBitmap>,
     /// The idle clock's epoch is `now_ns >> epoch_shift`: the smallest power of two
     /// of nanoseconds that is at least half of `idle_timeout_ns`.
     epoch_shift: u32,
@@ -83,6 +83,10 @@ pub struct Engine {
     /// Deferred early ACKs (module `defer`).
     defer: DeferQueue,
 }
+
+/// One bit per vif id (NO-BUFFER), 8 KiB.
+type VifBitmap = [u64; VIFS / 64];
+const VIFS: usize = VifId::MAX as usize + 1;
 
 impl Engine {
     /// Size in bytes of one flow-table entry, key included.
@@ -106,7 +110,7 @@ impl Engine {
         Engine {
             table,
             counters: Counters::default(),
-            nobuf: Box::new([0u64; 1 << 10]),
+            nobuf: Box::new([0; VIFS / 64]),
             epoch_shift,
             last_expire_ns: None,
             hold: Hold::new(cfg.hold_bytes, cfg.hold_retry_ns),
@@ -127,20 +131,20 @@ impl Engine {
     /// the flow table, the per-vif bitmap, the handshake hold's budget twice
     /// (`hold_bytes`, which charges each held frame its bookkeeping too; frames held
     /// together come due together, and `poll_redeliver` hands out a copy of each) and
-    /// the deferred-ACK queue when full. A caller with a fixed heap checks this before `Engine::new` (which,
-    /// like any allocation, cannot report failure).
+    /// the deferred-ACK queue when full. A caller with a fixed heap checks this before
+    /// `Engine::new` (which, like any allocation, cannot report failure).
     pub fn memory_bound(cfg: &Config) -> usize {
         FlowTable::bytes_for(cfg.max_flows)
-            .saturating_add(core::mem::size_of::<[u64; 1 << 10]>())
+            .saturating_add(core::mem::size_of::<VifBitmap>())
             .saturating_add(cfg.hold_bytes.saturating_mul(2))
             .saturating_add(DeferQueue::bytes_bound(Self::defer_cap(cfg)))
     }
 
     /// `cfg` cut down, if need be, so that [`Engine::memory_bound`] fits in `bytes`:
     /// the hold's budget to at most a quarter of `bytes` (it counts twice), then the
-    /// flow table halved (down to 16 flows), then the hold to what is left. The caller logs what changed
-    /// (compare `max_flows` and `hold_bytes`); a `bytes` too small even for that is
-    /// returned as close as it gets.
+    /// flow table halved (down to 16 flows), then the hold to what is left. The caller
+    /// logs what changed (compare `max_flows` and `hold_bytes`); a `bytes` too small even
+    /// for that is returned as close as it gets.
     pub fn fit_config(mut cfg: Config, bytes: usize) -> Config {
         if Self::memory_bound(&cfg) <= bytes {
             return cfg;

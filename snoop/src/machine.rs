@@ -382,8 +382,9 @@ impl Flow {
         self.early_ack(end, false)
     }
 
-    /// What an early ACK of the committed `ack_point` carries now (a deferred ACK is
-    /// brought up to date with these when it is sent).
+    /// What an early ACK of the committed `ack_point` carries now (an early ACK is
+    /// written with these; a deferred one is brought up to date with them when sent).
+    #[inline(always)]
     pub(crate) fn pending_ack_fields(&self) -> AckFields {
         AckFields {
             seq: self.guest_snd_nxt,
@@ -403,20 +404,9 @@ impl Flow {
     fn early_ack(&mut self, end: u32, hold: bool) -> RxOutcome {
         let prev_ack_point = self.ack_point;
         let newly = end.wrapping_sub(self.ack_point);
-        let window = window_field(self.guest_right(), end, self.wscale());
         self.ack_point = end;
-        let timestamps = if self.has(fl::TS_OK) {
-            Some((self.guest_tsval, self.ts_recent))
-        } else {
-            None
-        };
         RxOutcome::Ack {
-            fields: AckFields {
-                seq: self.guest_snd_nxt,
-                ack: end,
-                window,
-                timestamps,
-            },
+            fields: self.pending_ack_fields(),
             newly,
             prev_ack_point,
             hold,
