@@ -184,13 +184,7 @@ fn spoofed_source_mac_is_dropped() {
 
 #[test]
 fn rx_queue_is_bounded_drop_tail() {
-    let mut sim = two_guests(
-        FrontOpts::default(),
-        FrontOpts {
-            rx_buffers: 0,
-            ..Default::default()
-        },
-    );
+    let mut sim = two_guests(FrontOpts::default(), FrontOpts::idle());
     let frames: Vec<Vec<u8>> = (0..300u32)
         .map(|i| raw_frame(mac(6), mac(5), 60 + i as usize, i as u8))
         .collect();
@@ -552,13 +546,7 @@ fn guests_without_gso_get_every_segment() {
 /// cycles leave nothing behind.
 #[test]
 fn frames_flushed_by_a_disconnect_are_reported_on_the_kernel_s_path() {
-    let mut sim = two_guests(
-        FrontOpts::default(),
-        FrontOpts {
-            rx_buffers: 0,
-            ..Default::default()
-        },
-    );
+    let mut sim = two_guests(FrontOpts::default(), FrontOpts::idle());
     for round in 0..20u8 {
         for i in 0..10u8 {
             sim.send(
@@ -566,11 +554,11 @@ fn frames_flushed_by_a_disconnect_are_reported_on_the_kernel_s_path() {
                 &raw_frame(mac(6), mac(5), 1000, round.wrapping_mul(10) + i),
             );
         }
-        sim.settle_split();
+        sim.settle();
         assert!(sim.received(6).is_empty());
         sim.outcomes.clear();
         sim.set_front_state(6, XenbusState::Closing);
-        sim.settle_split();
+        sim.settle();
         let flushed = sim
             .outcomes
             .iter()
@@ -578,7 +566,6 @@ fn frames_flushed_by_a_disconnect_are_reported_on_the_kernel_s_path() {
                 matches!(
                     o,
                     RxOutcome::NotDelivered {
-                        vif: _,
                         reason: RxDrop::Flushed,
                         ..
                     }
@@ -587,13 +574,7 @@ fn frames_flushed_by_a_disconnect_are_reported_on_the_kernel_s_path() {
             .count();
         assert_eq!(flushed, 10, "round {round}");
         assert_eq!(sim.nb.pending_outcomes(), 0, "round {round}");
-        sim.reboot_guest(
-            6,
-            FrontOpts {
-                rx_buffers: 0,
-                ..Default::default()
-            },
-        );
+        sim.reboot_guest(6, FrontOpts::idle());
     }
     sim.finish();
 }

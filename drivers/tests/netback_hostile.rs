@@ -323,13 +323,9 @@ fn a_flood_of_big_frames_pins_bounded_memory() {
     cfg.rx_total_bytes = 1 << 20;
     cfg.tx_budget_bytes = 150_000;
     let mut sim = Sim::with_config(cfg.clone());
-    let idle = FrontOpts {
-        rx_buffers: 0,
-        ..Default::default()
-    };
     sim.add_guest(5, 0, mac(5), FrontOpts::default());
     for d in [6u16, 7, 8] {
-        sim.add_guest(d, 0, mac(d as u8), idle.clone());
+        sim.add_guest(d, 0, mac(d as u8), FrontOpts::idle());
     }
     sim.settle();
     let bcast = [0xff; 6];
@@ -348,7 +344,7 @@ fn a_flood_of_big_frames_pins_bounded_memory() {
             sim.nb.forward(f, 0, &mut out);
         }
         sim.outcomes.extend(out.rx);
-        sim.settle_split();
+        sim.settle();
         let mut total = 0;
         for d in [6u16, 7, 8] {
             let vif = sim.vif(d);
@@ -370,13 +366,9 @@ fn a_flood_of_big_frames_pins_bounded_memory() {
 #[test]
 fn refused_flood_copies_are_counted_not_held() {
     let mut sim = Sim::new();
-    let idle = FrontOpts {
-        rx_buffers: 0,
-        ..Default::default()
-    };
     sim.add_guest(5, 0, mac(5), FrontOpts::default());
     for d in [6u16, 7, 8, 9] {
-        sim.add_guest(d, 0, mac(d as u8), idle.clone());
+        sim.add_guest(d, 0, mac(d as u8), FrontOpts::idle());
     }
     sim.settle();
     let bcast = [0xff; 6];
@@ -384,7 +376,7 @@ fn refused_flood_copies_are_counted_not_held() {
     for i in 0..8u8 {
         sim.send(5, &raw_frame(bcast, mac(5), 60_000, i));
     }
-    sim.settle_split();
+    sim.settle();
     let queued: Vec<usize> = [6u16, 7, 8, 9]
         .iter()
         .map(|&d| sim.vif(d).rx_queue_len())
@@ -394,7 +386,7 @@ fn refused_flood_copies_are_counted_not_held() {
     for i in 0..8u8 {
         sim.send(5, &raw_frame(bcast, mac(5), 60_000, 100 + i));
     }
-    sim.settle_split();
+    sim.settle();
     // One outcome per frame (the original, for the last port), not one per vif.
     assert_eq!(sim.outcomes.len(), 8);
     for d in [6u16, 7, 8, 9] {

@@ -593,6 +593,16 @@ pub struct FrontOpts {
     pub gso: bool,
 }
 
+impl FrontOpts {
+    /// A frontend that posts no RX buffers (a guest that does not drain its ring).
+    pub fn idle() -> Self {
+        FrontOpts {
+            rx_buffers: 0,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for FrontOpts {
     fn default() -> Self {
         FrontOpts {
@@ -1205,11 +1215,6 @@ impl Sim {
     /// backend as the kernel's loop does (kernel/src/serve.rs): `housekeeping`,
     /// `poll_tx`, `forward` for each frame, `poll_rx`.
     pub fn settle(&mut self) {
-        self.settle_with(true)
-    }
-
-    /// `settle` (the same; the name says which path a test means).
-    pub fn settle_split(&mut self) {
         self.settle_with(true)
     }
 
