@@ -237,25 +237,14 @@ mod tests {
             IpVersion::V6 => ([0x20; 16], [0x21; 16]),
         };
         SegmentSpec {
-            eth_src: [2, 0, 0, 0, 0, 1],
-            eth_dst: [2, 0, 0, 0, 0, 2],
             vlan_tci: vlan,
-            ip,
-            src,
-            dst,
             tos,
             src_port: 1000,
-            dst_port: 80,
             seq: 500,
             ack: 900,
-            flags: TcpFlags::ACK,
             window: 100,
-            mss: None,
-            wscale: None,
-            sack_permitted: false,
             timestamps: Some((1, 2)),
-            sack: &[],
-            payload,
+            ..SegmentSpec::test(ip, src, dst, payload)
         }
         .write(buf)
         .unwrap()

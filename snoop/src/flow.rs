@@ -553,7 +553,7 @@ mod tests {
     /// addresses, for both directions, IPv4 and IPv6, with and without a VLAN tag.
     #[test]
     fn key_words_from_frames_match_flow_keys() {
-        use crate::wire::{parse_seg, SegmentSpec, TcpFlags};
+        use crate::wire::{parse_seg, SegmentSpec};
         for (i, (ip, src, dst)) in [
             (
                 IpVersion::V4,
@@ -576,25 +576,13 @@ mod tests {
         {
             for vlan in [None, Some(0x0123)] {
                 let spec = SegmentSpec {
-                    eth_src: [2, 0, 0, 0, 0, 1],
-                    eth_dst: [2, 0, 0, 0, 0, 2],
                     vlan_tci: vlan,
-                    ip,
-                    src,
-                    dst,
-                    tos: 0,
                     src_port: 40000 + i as u16,
-                    dst_port: 80,
                     seq: 1,
                     ack: 2,
-                    flags: TcpFlags::ACK,
                     window: 3,
-                    mss: None,
-                    wscale: None,
-                    sack_permitted: false,
                     timestamps: Some((4, 5)),
-                    sack: &[],
-                    payload: &[9; 10],
+                    ..SegmentSpec::test(ip, src, dst, &[9; 10])
                 };
                 let mut buf = [0u8; 200];
                 let n = spec.write(&mut buf).unwrap();

@@ -173,6 +173,36 @@ impl SegmentSpec<'_> {
 }
 
 #[cfg(test)]
+impl<'a> SegmentSpec<'a> {
+    /// A test segment `src` -> `dst` carrying `payload`: MACs 02::1 -> 02::2, ports
+    /// 1234 -> 80, seq 100, ack 200, ACK, window 512, timestamps (5, 6), nothing else;
+    /// tests set what matters to them with struct update syntax.
+    pub(crate) fn test(ip: IpVersion, src: [u8; 16], dst: [u8; 16], payload: &'a [u8]) -> Self {
+        SegmentSpec {
+            eth_src: [2, 0, 0, 0, 0, 1],
+            eth_dst: [2, 0, 0, 0, 0, 2],
+            vlan_tci: None,
+            ip,
+            src,
+            dst,
+            tos: 0,
+            src_port: 1234,
+            dst_port: 80,
+            seq: 100,
+            ack: 200,
+            flags: super::TcpFlags::ACK,
+            window: 512,
+            mss: None,
+            wscale: None,
+            sack_permitted: false,
+            timestamps: Some((5, 6)),
+            sack: &[],
+            payload,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::super::parse::{map_v4, parse_tcp_frame};
     use super::*;
@@ -191,25 +221,9 @@ mod tests {
             }
         };
         SegmentSpec {
-            eth_src: [2, 0, 0, 0, 0, 1],
-            eth_dst: [2, 0, 0, 0, 0, 2],
             vlan_tci: vlan,
-            ip,
-            src,
-            dst,
-            tos: 0,
-            src_port: 1234,
-            dst_port: 80,
-            seq: 100,
-            ack: 200,
-            flags: 0x10,
-            window: 512,
-            mss: None,
-            wscale: None,
-            sack_permitted: false,
-            timestamps: Some((5, 6)),
             sack: &[(300, 400), (500, 600)],
-            payload: b"hello",
+            ..SegmentSpec::test(ip, src, dst, b"hello")
         }
     }
 
